@@ -1,0 +1,410 @@
+// Streaming archive reader: one LZ4 frame (or several concatenated frames, or a raw `.fbf`
+// stream) in, records out. Memory is bounded by one block plus one record, never the file.
+// Every problem is an ArchiveError naming the file and the byte offset where it was found.
+import { open, readdir, stat } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
+import path from 'node:path'
+import { readCodec, type BlockCodec } from './codecs.js'
+import { LZ4_LEGACY_MAGIC, LZ4_MAGIC, UNCOMPRESSED_BIT, isSkippableMagic, parseFrameHeader } from './lz4-frame.js'
+import { decodeRequest, RecordFormatError, type DecodedRequest } from './record.js'
+import { createXxh32, xxh32 } from './xxh32.js'
+
+export type ArchiveErrorCode =
+  | 'TRUNCATED' // the file ends inside a frame, block or record
+  | 'CORRUPT' // structure that cannot be valid (bad header, block, garbage)
+  | 'CHECKSUM' // a block or content checksum does not match
+  | 'TOO_LARGE' // a record length prefix over the limit
+  | 'BAD_RECORD' // a record whose FlatBuffer does not decode
+  | 'IO' // the file could not be read
+
+export class ArchiveError extends Error {
+  readonly code: ArchiveErrorCode
+  readonly file: string
+  /** Byte offset in the file (for compressed files: of the frame or block concerned). */
+  readonly offset: number
+  /** Offset in the decompressed record stream, when the problem is about a record. */
+  readonly streamOffset: number | undefined
+
+  constructor (code: ArchiveErrorCode, file: string, offset: number, message: string, streamOffset?: number) {
+    const where = streamOffset === undefined ? `offset ${offset}` : `offset ${offset} (record stream offset ${streamOffset})`
+    super(`${file}: ${where}: ${message}`)
+    this.name = 'ArchiveError'
+    this.code = code
+    this.file = file
+    this.offset = offset
+    this.streamOffset = streamOffset
+  }
+}
+
+export interface ReadOptions {
+  /** Largest record accepted, in bytes. A bigger length prefix is an error, not an allocation. Default 256 MiB. */
+  maxRecordBytes?: number
+  /** Check block and content checksums where the frame has them. Default true. */
+  verifyChecksums?: boolean
+  /** Called with every decompressed chunk of the record stream, in order (used by recovery). */
+  onContent?: (chunk: Uint8Array) => void
+}
+
+export const DEFAULT_MAX_RECORD_BYTES = 256 << 20
+
+/** One record's bytes and where it was found. `bytes` stays valid after the iteration moves on. */
+export interface RawRecord {
+  file: string
+  /** Offset of the record's length prefix in the decompressed stream. */
+  streamOffset: number
+  /** File offset of the block (or, for raw files, the record) holding the record's start. */
+  fileOffset: number
+  bytes: Uint8Array
+}
+
+export interface FileSummary {
+  file: string
+  format: 'lz4' | 'raw' | 'empty'
+  fileBytes: number
+  /** Decompressed record-stream bytes. */
+  streamBytes: number
+  frames: number
+  blocks: number
+  records: number
+  /** File bytes up to which everything is whole: complete blocks ending at a record boundary. */
+  wholeFileBytes: number
+  /** Record-stream bytes held by those whole blocks. */
+  wholeStreamBytes: number
+}
+
+export function newSummary (file: string): FileSummary {
+  return { file, format: 'empty', fileBytes: 0, streamBytes: 0, frames: 0, blocks: 0, records: 0, wholeFileBytes: 0, wholeStreamBytes: 0 }
+}
+
+/** Buffered positional reads, so small reads do not each cost a syscall. */
+class FileSource {
+  #buf: Buffer
+  #start = 0
+  #end = 0
+  /** File offset of #buf[#start]. */
+  pos = 0
+  eof = false
+
+  constructor (private readonly fh: FileHandle, chunk = 1 << 20) {
+    this.#buf = Buffer.allocUnsafe(chunk)
+  }
+
+  get available (): number {
+    return this.#end - this.#start
+  }
+
+  /** Makes `n` bytes available; returns false when the file ends first. */
+  async ensure (n: number): Promise<boolean> {
+    while (this.#end - this.#start < n) {
+      if (this.eof) return false
+      if (this.#buf.length - this.#start < n) {
+        const need = Math.max(n, this.#buf.length)
+        const next = need > this.#buf.length ? Buffer.allocUnsafe(need) : this.#buf
+        this.#buf.copy(next, 0, this.#start, this.#end)
+        this.#end -= this.#start
+        this.#start = 0
+        this.#buf = next
+      }
+      const filePos = this.pos + this.#end - this.#start
+      const { bytesRead } = await this.fh.read(this.#buf, this.#end, this.#buf.length - this.#end, filePos)
+      if (bytesRead === 0) this.eof = true
+      this.#end += bytesRead
+    }
+    return true
+  }
+
+  /** A view of the next `n` available bytes; valid until the next `ensure`. */
+  peek (n: number): Buffer {
+    return this.#buf.subarray(this.#start, this.#start + n)
+  }
+
+  skip (n: number): void {
+    this.#start += n
+    this.pos += n
+  }
+
+  take (n: number): Buffer {
+    const b = this.peek(n)
+    this.skip(n)
+    return b
+  }
+}
+
+/** Cuts a continuous record stream, fed in chunks, into `[u64 length][record]` records. */
+class RecordSplitter {
+  #lenBuf = Buffer.alloc(8)
+  #lenHave = 0
+  #rec: Uint8Array | null = null
+  #recHave = 0
+  /** Stream offset of the next byte fed. */
+  streamOffset = 0
+  /** Stream offset where the current (incomplete) record began. */
+  recordStart = 0
+  /** File offset of the chunk where the current record began. */
+  recordFileOffset = 0
+
+  constructor (readonly file: string, private readonly maxRecordBytes: number) {}
+
+  get atBoundary (): boolean {
+    return this.#lenHave === 0 && this.#rec === null
+  }
+
+  /** Splits `chunk` (owned by the caller, never reused) into records; partial data is kept. */
+  * feed (chunk: Uint8Array, fileOffset: number): Generator<RawRecord> {
+    let at = 0
+    while (at < chunk.length) {
+      if (this.#rec === null) {
+        if (this.#lenHave === 0) {
+          this.recordStart = this.streamOffset + at
+          this.recordFileOffset = fileOffset
+        }
+        const n = Math.min(8 - this.#lenHave, chunk.length - at)
+        this.#lenBuf.set(chunk.subarray(at, at + n), this.#lenHave)
+        this.#lenHave += n
+        at += n
+        if (this.#lenHave < 8) break
+        const lo = this.#lenBuf.readUInt32LE(0)
+        const hi = this.#lenBuf.readUInt32LE(4)
+        if (hi !== 0 || lo > this.maxRecordBytes) {
+          const len = (BigInt(hi) << 32n) | BigInt(lo)
+          throw new ArchiveError('TOO_LARGE', this.file, this.recordFileOffset,
+            `record length ${len} exceeds the limit of ${this.maxRecordBytes} bytes`, this.recordStart)
+        }
+        if (chunk.length - at >= lo) {
+          // Whole record inside this chunk: hand out a view, no copy.
+          const bytes = chunk.subarray(at, at + lo)
+          at += lo
+          this.#lenHave = 0
+          yield { file: this.file, streamOffset: this.recordStart, fileOffset: this.recordFileOffset, bytes }
+          continue
+        }
+        this.#rec = new Uint8Array(lo)
+        this.#recHave = 0
+      }
+      const rec = this.#rec
+      const n = Math.min(rec.length - this.#recHave, chunk.length - at)
+      rec.set(chunk.subarray(at, at + n), this.#recHave)
+      this.#recHave += n
+      at += n
+      if (this.#recHave === rec.length) {
+        this.#rec = null
+        this.#lenHave = 0
+        yield { file: this.file, streamOffset: this.recordStart, fileOffset: this.recordFileOffset, bytes: rec }
+      }
+    }
+    this.streamOffset += chunk.length
+  }
+}
+
+function readU32 (b: Uint8Array, at: number): number {
+  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0
+}
+
+/**
+ * Reads the records of one file. Whole records are yielded in order; at the first problem an
+ * ArchiveError is thrown after every record before it was yielded. `summary` is filled as
+ * reading goes, so it is accurate even when reading stops on an error.
+ */
+export async function * readFileRecords (file: string, opts: ReadOptions = {}, summary?: FileSummary): AsyncGenerator<RawRecord> {
+  const maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES
+  const verify = opts.verifyChecksums ?? true
+  const sum: FileSummary = summary ?? newSummary(file)
+  let fh: FileHandle
+  try {
+    fh = await open(file, 'r')
+    sum.fileBytes = (await fh.stat()).size
+  } catch (err) {
+    throw new ArchiveError('IO', file, 0, (err as Error).message)
+  }
+  const src = new FileSource(fh)
+  const splitter = new RecordSplitter(file, maxRecordBytes)
+  const fail = (code: ArchiveErrorCode, offset: number, msg: string): ArchiveError => new ArchiveError(code, file, offset, msg)
+  try {
+    if (!await src.ensure(4)) {
+      if (src.available > 0) throw fail('TRUNCATED', 0, `file of ${src.available} bytes is too short to hold anything`)
+      return
+    }
+    const first = readU32(src.peek(4), 0)
+    if (first !== LZ4_MAGIC && !isSkippableMagic(first)) {
+      if (first === LZ4_LEGACY_MAGIC) throw fail('CORRUPT', 0, 'legacy LZ4 format (lz4 -l) is not supported; recompress with plain lz4')
+      sum.format = 'raw'
+      yield * readRaw(src, splitter, sum, opts.onContent)
+      return
+    }
+    sum.format = 'lz4'
+    const codec = readCodec()
+    while (await src.ensure(4)) {
+      const magic = readU32(src.peek(4), 0)
+      const frameAt = src.pos
+      if (isSkippableMagic(magic)) {
+        if (!await src.ensure(8)) throw fail('TRUNCATED', frameAt, 'file ends inside a skippable frame header')
+        const size = readU32(src.peek(8), 4)
+        src.skip(8)
+        if (!await src.ensure(size)) throw fail('TRUNCATED', frameAt, 'file ends inside a skippable frame')
+        src.skip(size)
+        continue
+      }
+      if (magic !== LZ4_MAGIC) {
+        throw fail('CORRUPT', frameAt, `expected an LZ4 frame magic, found 0x${magic.toString(16).padStart(8, '0')}`)
+      }
+      sum.frames++
+      yield * readFrame(src, codec, splitter, sum, verify, fail, opts.onContent)
+    }
+    if (src.available > 0) throw fail('CORRUPT', src.pos, `${src.available} stray bytes after the last frame`)
+    if (!splitter.atBoundary) {
+      throw new ArchiveError('TRUNCATED', file, splitter.recordFileOffset, 'stream ends inside a record', splitter.recordStart)
+    }
+  } finally {
+    await fh.close()
+  }
+}
+
+async function * readRaw (src: FileSource, splitter: RecordSplitter, sum: FileSummary, onContent?: (c: Uint8Array) => void): AsyncGenerator<RawRecord> {
+  // Raw streams are fed through the splitter in buffered chunks; a chunk is copied so the
+  // records handed out stay valid when the source buffer is refilled.
+  while (await src.ensure(1)) {
+    const n = Math.min(src.available, 1 << 20)
+    const at = src.pos
+    const chunk = Uint8Array.prototype.slice.call(src.take(n))
+    sum.streamBytes += n
+    onContent?.(chunk)
+    for (const rec of splitter.feed(chunk, at)) {
+      sum.records++
+      yield rec
+    }
+    // In a raw stream, file and stream offsets are the same.
+    sum.wholeFileBytes = sum.wholeStreamBytes = splitter.atBoundary ? src.pos : splitter.recordStart
+  }
+  if (!splitter.atBoundary) {
+    throw new ArchiveError('TRUNCATED', splitter.file, splitter.recordFileOffset,
+      'file ends inside a record', splitter.recordStart)
+  }
+}
+
+async function * readFrame (
+  src: FileSource, codec: BlockCodec, splitter: RecordSplitter, sum: FileSummary, verify: boolean,
+  fail: (code: ArchiveErrorCode, offset: number, msg: string) => ArchiveError, onContent?: (c: Uint8Array) => void
+): AsyncGenerator<RawRecord> {
+  const frameAt = src.pos
+  await src.ensure(19)
+  let header
+  try {
+    header = parseFrameHeader(src.peek(Math.min(src.available, 19)))
+  } catch (err) {
+    throw fail('CORRUPT', frameAt, (err as Error).message)
+  }
+  if (header === null) throw fail('TRUNCATED', frameAt, 'file ends inside an LZ4 frame header')
+  src.skip(header.length)
+  const content = header.contentChecksum && verify ? createXxh32() : null
+  let dict: Uint8Array | undefined
+  for (;;) {
+    const blockAt = src.pos
+    if (!await src.ensure(4)) throw fail('TRUNCATED', blockAt, 'file ends before the LZ4 end mark (not sealed, or cut)')
+    const word = readU32(src.take(4), 0)
+    if (word === 0) break
+    const stored = (word & UNCOMPRESSED_BIT) !== 0
+    const size = word & ~UNCOMPRESSED_BIT
+    if (size > header.maxBlockSize) throw fail('CORRUPT', blockAt, `block size ${size} exceeds the frame's maximum of ${header.maxBlockSize}`)
+    const need = size + (header.blockChecksum ? 4 : 0)
+    if (!await src.ensure(need)) throw fail('TRUNCATED', blockAt, `file ends inside a block of ${size} bytes`)
+    const data = src.peek(size)
+    if (header.blockChecksum && verify) {
+      const expected = readU32(src.peek(need), size)
+      if (xxh32(data) !== expected) throw fail('CHECKSUM', blockAt, 'block checksum mismatch')
+    }
+    let out: Uint8Array
+    if (stored) {
+      out = Uint8Array.prototype.slice.call(data)
+    } else {
+      try {
+        out = codec.decompressBlock(data, header.maxBlockSize, header.independent ? undefined : dict)
+      } catch (err) {
+        throw fail('CORRUPT', blockAt, (err as Error).message)
+      }
+    }
+    src.skip(need)
+    sum.blocks++
+    sum.streamBytes += out.length
+    if (!header.independent) dict = out.length >= 65536 ? out.subarray(out.length - 65536) : concatTail(dict, out)
+    content?.update(out)
+    onContent?.(out)
+    for (const rec of splitter.feed(out, blockAt)) {
+      sum.records++
+      yield rec
+    }
+    if (splitter.atBoundary) {
+      sum.wholeFileBytes = src.pos
+      sum.wholeStreamBytes = sum.streamBytes
+    }
+  }
+  if (header.contentChecksum) {
+    const at = src.pos
+    if (!await src.ensure(4)) throw fail('TRUNCATED', at, 'file ends inside the content checksum')
+    const expected = readU32(src.take(4), 0)
+    if (content !== null && content.digest() >>> 0 !== expected) {
+      throw fail('CHECKSUM', frameAt, 'content checksum mismatch for the frame')
+    }
+  }
+}
+
+function concatTail (prev: Uint8Array | undefined, out: Uint8Array): Uint8Array {
+  if (prev === undefined) return out
+  const joined = new Uint8Array(Math.min(65536, prev.length + out.length))
+  const fromPrev = joined.length - out.length
+  joined.set(prev.subarray(prev.length - fromPrev), 0)
+  joined.set(out, fromPrev)
+  return joined
+}
+
+const ARCHIVE_NAME = /\.fbf(\.lz4)?$/i
+
+/**
+ * Expands paths into archive files: files are taken as given, directories contribute their
+ * sealed archives (`*.fbf`, `*.fbf.lz4`, not `.tmp`) sorted by name, which is time order.
+ */
+export async function listArchiveFiles (paths: readonly string[]): Promise<string[]> {
+  const out: string[] = []
+  for (const p of paths) {
+    let st
+    try {
+      st = await stat(p)
+    } catch (err) {
+      throw new ArchiveError('IO', p, 0, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message)
+    }
+    if (st.isDirectory()) {
+      const names = (await readdir(p)).filter(n => ARCHIVE_NAME.test(n)).sort()
+      for (const n of names) out.push(path.join(p, n))
+    } else {
+      out.push(p)
+    }
+  }
+  return out
+}
+
+/** A decoded record with where it came from. */
+export interface ArchiveRecord extends DecodedRequest {
+  file: string
+  streamOffset: number
+  fileOffset: number
+}
+
+export function decodeRaw (raw: RawRecord): ArchiveRecord {
+  let r: DecodedRequest
+  try {
+    r = decodeRequest(raw.bytes)
+  } catch (err) {
+    if (err instanceof RecordFormatError) {
+      throw new ArchiveError('BAD_RECORD', raw.file, raw.fileOffset, err.message, raw.streamOffset)
+    }
+    throw err
+  }
+  return Object.assign(r, { file: raw.file, streamOffset: raw.streamOffset, fileOffset: raw.fileOffset })
+}
+
+/** Decoded records of every archive under `paths`, in file-name order. */
+export async function * readArchive (paths: string | readonly string[], opts: ReadOptions = {}): AsyncGenerator<ArchiveRecord> {
+  const files = await listArchiveFiles(typeof paths === 'string' ? [paths] : paths)
+  for (const file of files) {
+    for await (const raw of readFileRecords(file, opts)) yield decodeRaw(raw)
+  }
+}

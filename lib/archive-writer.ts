@@ -1,0 +1,574 @@
+// The archive writer: records are appended to an in-memory batch; full (or timed-out) batches
+// are queued, and a single write loop compresses each one into blocks of the file's LZ4 frame
+// and writes it with positional writes, one write in flight (sonic-boom is the model).
+//
+// Guarantees: append() never blocks and never throws for I/O reasons; memory held by queued
+// batches is bounded (past it records are dropped and counted); a write error costs the records
+// of that batch only, and the file is cut back to its last whole block so it stays readable.
+import { close, fdatasync, fdatasyncSync, ftruncate, mkdirSync, openSync, renameSync, write, writeSync, open as openCb } from 'node:fs'
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises'
+import { promisify } from 'node:util'
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import { getCodec, type BlockCodec, type CodecName } from './codecs.js'
+import { encodeBlocks, frameEnd, frameHeader, MAX_BLOCK_INPUT } from './lz4-frame.js'
+import { buildRequest, BuilderPool, type RequestRecord } from './record.js'
+import { createXxh32, type Xxh32Stream } from './xxh32.js'
+import { liveTmpFiles, recoverTmpFiles } from './recover.js'
+import { RateLimitedLog, type Logger, silentLogger } from './log.js'
+
+export interface ArchiveWriterOptions {
+  /** Directory for the archive files; created (mode 0700) when missing. */
+  dir: string
+  /** Block codec: `auto` (lz4-napi when installed, else lz4js), `lz4-napi`, `lz4js`, or `none` for raw `.fbf`. Default `auto`. */
+  codec?: CodecName
+  /** A batch is compressed and written when it holds this many bytes. Default 1 MiB. */
+  batchBytes?: number
+  /** A non-empty batch is written at least this often, in ms. Default 1000. */
+  flushMs?: number
+  /** Seal and start a new file past this many bytes on disk. Default 256 MiB. */
+  rotateBytes?: number
+  /** Seal a file with records after this many ms. 0 disables. Default 600000 (10 min). */
+  rotateMs?: number
+  /** Delete the oldest sealed files while the directory holds more bytes than this. 0 = no limit. */
+  retainBytes?: number
+  /** Delete the oldest sealed files while there are more than this many. 0 = no limit. */
+  retainFiles?: number
+  /** fdatasync each file before it is renamed, and the directory after. Default false. */
+  fsync?: boolean
+  /** Bytes of records waiting to be written before new ones are dropped. Default 64 MiB. */
+  maxPendingBytes?: number
+  /** xxh32 of every block (so each verifies alone). Default true. */
+  blockChecksum?: boolean
+  /** xxh32 of the whole content at the end of the frame, as blackhole writes. Default true. */
+  contentChecksum?: boolean
+  /** Seal `.tmp` files left by dead processes when opening. Default true. */
+  recover?: boolean
+  /** File name prefix. Default `requests`. */
+  prefix?: string
+  /** pino-style logger (Fastify's `app.log` fits). Default: silent. */
+  logger?: Logger
+  /** At most one log line per kind of error per this many ms. Default 10000. */
+  logIntervalMs?: number
+  /** Called after each file is sealed. */
+  onSeal?: (file: SealedFile) => void
+}
+
+export interface SealedFile {
+  path: string
+  bytes: number
+  records: number
+}
+
+export interface WriterStats {
+  recordsWritten: number
+  recordsDropped: number
+  dropped: { backpressure: number, writeError: number, closed: number, tooLarge: number }
+  /** Record-stream bytes written (before compression). */
+  bytesIn: number
+  /** Bytes written to disk (after compression, frame overhead included). */
+  bytesOut: number
+  blocks: number
+  filesSealed: number
+  writeErrors: number
+  pendingBytes: number
+  pendingRecords: number
+  currentFile: string | null
+}
+
+interface Batch {
+  buf: Buffer
+  len: number
+  records: number
+}
+
+interface OpenFile {
+  fd: number
+  tmpPath: string
+  finalPath: string
+  /** Bytes on disk that are whole (header and complete blocks). */
+  bytes: number
+  records: number
+  content: Xxh32Stream | null
+  openedAt: number
+}
+
+const EAGAIN_RETRY_MS = 100
+const EAGAIN_RETRIES = 100
+
+function utcStamp (d: Date): string {
+  return d.toISOString().replace(/[-:T]/g, '').slice(0, 14)
+}
+
+function writeAt (fd: number, buf: Uint8Array, off: number, len: number, pos: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    write(fd, buf, off, len, pos, (err, n) => { err ? reject(err) : resolve(n) })
+  })
+}
+
+const openP = promisify(openCb)
+const closeP = promisify(close)
+const ftruncateP = promisify(ftruncate)
+const fdatasyncP = promisify(fdatasync)
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms).unref())
+
+export class ArchiveWriter {
+  readonly dir: string
+  readonly codec: BlockCodec | null
+  readonly #o: Required<Omit<ArchiveWriterOptions, 'logger' | 'onSeal' | 'codec' | 'dir'>>
+  readonly #log: RateLimitedLog
+  readonly #onSeal: ((file: SealedFile) => void) | undefined
+  readonly #pool = new BuilderPool(4)
+  readonly #free: Buffer[] = []
+  #batch: Batch
+  #queue: Batch[] = []
+  #pendingBytes = 0
+  #pendingRecords = 0
+  #file: OpenFile | null = null
+  /** The write in flight: replayed by flushSync, since positional writes are idempotent. */
+  #inFlight: { batch: Batch, data: Buffer, pos: number } | null = null
+  #loop: Promise<void> | null = null
+  #rotateWanted = false
+  #closing: Promise<void> | null = null
+  #closed = false
+  #timer: NodeJS.Timeout | null = null
+  #ready: Promise<void>
+  #stats = {
+    recordsWritten: 0,
+    dropped: { backpressure: 0, writeError: 0, closed: 0, tooLarge: 0 },
+    bytesIn: 0,
+    bytesOut: 0,
+    blocks: 0,
+    filesSealed: 0,
+    writeErrors: 0
+  }
+
+  constructor (opts: ArchiveWriterOptions) {
+    this.dir = path.resolve(opts.dir)
+    this.codec = getCodec(opts.codec ?? 'auto')
+    this.#o = {
+      batchBytes: opts.batchBytes ?? 1 << 20,
+      flushMs: opts.flushMs ?? 1000,
+      rotateBytes: opts.rotateBytes ?? 256 << 20,
+      rotateMs: opts.rotateMs ?? 600_000,
+      retainBytes: opts.retainBytes ?? 0,
+      retainFiles: opts.retainFiles ?? 0,
+      fsync: opts.fsync ?? false,
+      maxPendingBytes: opts.maxPendingBytes ?? 64 << 20,
+      blockChecksum: opts.blockChecksum ?? true,
+      contentChecksum: opts.contentChecksum ?? true,
+      recover: opts.recover ?? true,
+      prefix: opts.prefix ?? 'requests',
+      logIntervalMs: opts.logIntervalMs ?? 10_000
+    }
+    validateOptions(this.#o)
+    this.#log = new RateLimitedLog(opts.logger ?? silentLogger, this.#o.logIntervalMs)
+    this.#onSeal = opts.onSeal
+    this.#batch = this.#newBatch()
+    this.#ready = this.#start()
+    // Surface start-up problems through ready(); appends meanwhile are queued.
+    this.#ready.catch(() => {})
+    if (this.#o.flushMs > 0) {
+      this.#timer = setInterval(() => this.#tick(), Math.min(this.#o.flushMs, this.#o.rotateMs || this.#o.flushMs))
+      this.#timer.unref()
+    }
+  }
+
+  /** Resolves when the directory exists and leftover `.tmp` files have been recovered. */
+  ready (): Promise<void> {
+    return this.#ready
+  }
+
+  async #start (): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 })
+    if (this.#o.recover) {
+      const results = await recoverTmpFiles(this.dir, { skipLive: true })
+      for (const r of results) {
+        if (r.error) this.#log.logger.warn({ file: r.file, err: r.error }, 'could not recover archive file')
+        else this.#log.logger.info({ file: r.sealed, records: r.records, droppedBytes: r.droppedBytes }, `recovered ${r.records} records from an unsealed archive file`)
+      }
+    }
+  }
+
+  #newBatch (): Batch {
+    return { buf: this.#free.pop() ?? Buffer.allocUnsafe(this.#o.batchBytes), len: 0, records: 0 }
+  }
+
+  /** Builds a record with a pooled builder and appends it. Returns false when it was dropped. */
+  record (r: RequestRecord): boolean {
+    if (this.#closed) return this.#drop('closed')
+    const b = this.#pool.acquire()
+    try {
+      return this.append(buildRequest(b, r))
+    } finally {
+      this.#pool.release(b)
+    }
+  }
+
+  /**
+   * Appends one finished FlatBuffer record (copied; the caller may reuse `bytes` at once).
+   * Returns false when the record was dropped (writer closed, or too much pending).
+   */
+  append (bytes: Uint8Array): boolean {
+    if (this.#closed) return this.#drop('closed')
+    const need = 8 + bytes.length
+    if (this.#pendingBytes + need > this.#o.maxPendingBytes) {
+      return this.#drop(need > this.#o.maxPendingBytes ? 'tooLarge' : 'backpressure')
+    }
+    let batch = this.#batch
+    if (batch.len + need > batch.buf.length) {
+      if (batch.len > 0) this.#sealBatch()
+      batch = this.#batch
+      if (need > batch.buf.length) {
+        // A record bigger than a batch gets a batch of its own.
+        this.#free.push(batch.buf)
+        batch = this.#batch = { buf: Buffer.allocUnsafe(need), len: 0, records: 0 }
+      }
+    }
+    const buf = batch.buf
+    buf.writeUInt32LE(bytes.length, batch.len)
+    buf.writeUInt32LE(0, batch.len + 4)
+    buf.set(bytes, batch.len + 8)
+    batch.len += need
+    batch.records++
+    this.#pendingBytes += need
+    this.#pendingRecords++
+    if (batch.len >= this.#o.batchBytes) this.#sealBatch()
+    return true
+  }
+
+  #drop (reason: keyof WriterStats['dropped']): false {
+    this.#stats.dropped[reason]++
+    if (reason !== 'closed') this.#log.warn(`drop-${reason}`, reason === 'backpressure' ? 'pending archive bytes over the limit: dropping records' : 'record larger than the pending limit: dropped')
+    return false
+  }
+
+  #sealBatch (): void {
+    if (this.#batch.len === 0) return
+    this.#queue.push(this.#batch)
+    this.#batch = this.#newBatch()
+    this.#kick()
+  }
+
+  #kick (): void {
+    if (this.#loop === null) {
+      this.#loop = this.#drain().finally(() => { this.#loop = null })
+    }
+  }
+
+  async #drain (): Promise<void> {
+    await this.#ready.catch(() => {})
+    for (;;) {
+      const batch = this.#queue.shift()
+      if (batch !== undefined) {
+        await this.#writeBatch(batch)
+        this.#pendingBytes -= batch.len
+        this.#pendingRecords -= batch.records
+        if (batch.buf.length === this.#o.batchBytes && this.#free.length < 4) this.#free.push(batch.buf)
+        if (this.#file !== null && this.#file.bytes >= this.#o.rotateBytes) this.#rotateWanted = true
+      }
+      if (this.#rotateWanted && this.#queue.length === 0) {
+        this.#rotateWanted = false
+        await this.#sealFile()
+      }
+      if (this.#queue.length === 0 && !this.#rotateWanted) return
+    }
+  }
+
+  #newFileName (): string {
+    const name = `${this.#o.prefix}_${utcStamp(new Date())}_${process.pid}-${randomBytes(4).toString('hex')}${this.codec ? '.fbf.lz4' : '.fbf'}`
+    return path.join(this.dir, name)
+  }
+
+  async #openFile (): Promise<OpenFile> {
+    const finalPath = this.#newFileName()
+    await mkdir(this.dir, { recursive: true, mode: 0o700 })
+    return this.#opened(await openP(finalPath + '.tmp', 'wx', 0o600), finalPath)
+  }
+
+  #opened (fd: number, finalPath: string): OpenFile {
+    const tmpPath = finalPath + '.tmp'
+    liveTmpFiles.add(tmpPath)
+    return {
+      fd,
+      tmpPath,
+      finalPath,
+      bytes: 0,
+      records: 0,
+      content: this.codec && this.#o.contentChecksum ? createXxh32() : null,
+      openedAt: Date.now()
+    }
+  }
+
+  #encode (batch: Batch, withHeader: boolean): Buffer {
+    const raw = batch.buf.subarray(0, batch.len)
+    if (this.codec === null) return raw
+    const blocks = encodeBlocks(this.codec, raw, this.#o.blockChecksum)
+    return withHeader ? Buffer.concat([frameHeader(this.#o), blocks]) : blocks
+  }
+
+  #commit (file: OpenFile, batch: Batch, written: number): void {
+    file.bytes += written
+    file.records += batch.records
+    file.content?.update(batch.buf.subarray(0, batch.len))
+    this.#stats.recordsWritten += batch.records
+    this.#stats.bytesIn += batch.len
+    this.#stats.bytesOut += written
+    if (this.codec) this.#stats.blocks += Math.ceil(batch.len / MAX_BLOCK_INPUT)
+  }
+
+  async #writeBatch (batch: Batch): Promise<void> {
+    let file = this.#file
+    try {
+      if (file === null) file = this.#file = await this.#openFile()
+    } catch (err) {
+      this.#failBatch(batch, err as NodeJS.ErrnoException, 'open')
+      return
+    }
+    const data = this.#encode(batch, file.bytes === 0)
+    const pos = file.bytes
+    this.#inFlight = { batch, data, pos }
+    try {
+      let done = 0
+      let retries = 0
+      while (done < data.length) {
+        try {
+          done += await writeAt(file.fd, data, done, data.length - done, pos + done)
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code
+          if ((code === 'EAGAIN' || code === 'EBUSY') && retries++ < EAGAIN_RETRIES) {
+            await sleep(EAGAIN_RETRY_MS)
+            continue
+          }
+          throw err
+        }
+      }
+      if (this.#inFlight === null) return // flushSync took over
+      this.#commit(file, batch, data.length)
+    } catch (err) {
+      if (this.#inFlight === null) return
+      this.#failBatch(batch, err as NodeJS.ErrnoException, 'write')
+      // Cut the partial block off so the file stays a valid prefix of a frame.
+      try {
+        await ftruncateP(file.fd, file.bytes)
+      } catch {
+        // The file cannot be repaired here: leave it as .tmp for recovery and start a new one.
+        this.#file = null
+        liveTmpFiles.delete(file.tmpPath)
+        await closeP(file.fd).catch(() => {})
+      }
+    } finally {
+      this.#inFlight = null
+    }
+  }
+
+  #failBatch (batch: Batch, err: NodeJS.ErrnoException, op: string): void {
+    this.#stats.writeErrors++
+    this.#stats.dropped.writeError += batch.records
+    this.#log.error(`${op}-${err.code ?? 'error'}`, `archive ${op} failed (${err.code ?? err.message}): ${batch.records} records dropped`, err)
+  }
+
+  async #sealFile (): Promise<void> {
+    const file = this.#file
+    if (file === null) return
+    this.#file = null
+    liveTmpFiles.delete(file.tmpPath)
+    try {
+      if (file.records === 0) {
+        await closeP(file.fd)
+        await unlink(file.tmpPath)
+        return
+      }
+      if (this.codec) {
+        const end = frameEnd(file.content ? file.content.digest() : null)
+        await writeAt(file.fd, end, 0, end.length, file.bytes)
+        file.bytes += end.length
+        this.#stats.bytesOut += end.length
+      }
+      if (this.#o.fsync) await fdatasyncP(file.fd)
+      await closeP(file.fd)
+      await rename(file.tmpPath, file.finalPath)
+      if (this.#o.fsync) await this.#syncDir()
+      this.#sealed(file)
+    } catch (err) {
+      this.#stats.writeErrors++
+      this.#log.error('seal', `could not seal ${file.tmpPath}; it will be recovered at the next start`, err as Error)
+      await closeP(file.fd).catch(() => {})
+    }
+    await this.#retain()
+  }
+
+  #sealed (file: OpenFile): void {
+    this.#stats.filesSealed++
+    const info = { path: file.finalPath, bytes: file.bytes, records: file.records }
+    try {
+      this.#onSeal?.(info)
+    } catch (err) {
+      this.#log.error('onSeal', 'onSeal callback threw', err as Error)
+    }
+  }
+
+  async #syncDir (): Promise<void> {
+    const dh = await open(this.dir, 'r')
+    try {
+      await dh.sync()
+    } finally {
+      await dh.close()
+    }
+  }
+
+  async #retain (): Promise<void> {
+    const { retainBytes, retainFiles } = this.#o
+    if (retainBytes === 0 && retainFiles === 0) return
+    try {
+      const files = await this.listSealed()
+      let total = files.reduce((s, f) => s + f.bytes, 0)
+      let count = files.length
+      // Oldest first; the newest file is always kept.
+      for (const f of files.slice(0, -1)) {
+        if ((retainBytes === 0 || total <= retainBytes) && (retainFiles === 0 || count <= retainFiles)) break
+        await unlink(f.path)
+        total -= f.bytes
+        count--
+      }
+    } catch (err) {
+      this.#log.error('retain', 'retention cleanup failed', err as Error)
+    }
+  }
+
+  /** Sealed archive files in the directory (this writer's prefix), oldest first. */
+  async listSealed (): Promise<Array<{ path: string, name: string, bytes: number, mtime: Date }>> {
+    const names = (await readdir(this.dir)).filter(n => n.startsWith(this.#o.prefix + '_') && /\.fbf(\.lz4)?$/.test(n)).sort()
+    const out = []
+    for (const name of names) {
+      const p = path.join(this.dir, name)
+      try {
+        const st = await stat(p)
+        out.push({ path: p, name, bytes: st.size, mtime: st.mtime })
+      } catch {
+        // Removed meanwhile (retention in another process).
+      }
+    }
+    return out
+  }
+
+  #tick (): void {
+    if (this.#closed) return
+    const file = this.#file
+    if (this.#o.rotateMs > 0 && file !== null && file.records > 0 && Date.now() - file.openedAt >= this.#o.rotateMs) {
+      this.#rotateWanted = true
+    }
+    this.#sealBatch()
+    if (this.#rotateWanted) this.#kick()
+  }
+
+  /** Writes the current batch and waits until everything appended so far is on disk. */
+  async flush (): Promise<void> {
+    this.#sealBatch()
+    while (this.#loop !== null) await this.#loop
+  }
+
+  /** Seals the current file (when it has records); the next record starts a new file. */
+  async rotate (): Promise<void> {
+    this.#sealBatch()
+    this.#rotateWanted = true
+    this.#kick()
+    while (this.#loop !== null) await this.#loop
+  }
+
+  /** Writes everything, seals the file and stops. Idempotent; later appends are dropped. */
+  close (): Promise<void> {
+    if (this.#closing !== null) return this.#closing
+    this.#closing = (async () => {
+      await this.#ready.catch(() => {})
+      this.#sealBatch()
+      this.#closed = true
+      if (this.#timer) clearInterval(this.#timer)
+      this.#rotateWanted = true
+      this.#kick()
+      while (this.#loop !== null) await this.#loop
+    })()
+    return this.#closing
+  }
+
+  /**
+   * Last-chance synchronous flush for process exit: writes every pending batch (and re-writes
+   * the one in flight at its position), writes the end mark and renames the file. The file
+   * descriptor is left for the exiting process to close, since an async write may still use it.
+   */
+  flushSync (): void {
+    this.#closed = true
+    if (this.#timer) clearInterval(this.#timer)
+    const inFlight = this.#inFlight
+    this.#inFlight = null
+    const batches = [...(inFlight ? [inFlight.batch] : []), ...this.#queue, ...(this.#batch.len > 0 ? [this.#batch] : [])]
+    this.#queue = []
+    this.#batch = { buf: Buffer.alloc(0), len: 0, records: 0 }
+    let file = this.#file
+    this.#file = null
+    try {
+      if (file === null) {
+        if (batches.length === 0) return
+        const finalPath = this.#newFileName()
+        mkdirSync(this.dir, { recursive: true, mode: 0o700 })
+        file = this.#opened(openSync(finalPath + '.tmp', 'wx', 0o600), finalPath)
+      }
+      liveTmpFiles.delete(file.tmpPath)
+      for (const batch of batches) {
+        const data = inFlight && batch === inFlight.batch ? inFlight.data : this.#encode(batch, file.bytes === 0)
+        const pos = inFlight && batch === inFlight.batch ? inFlight.pos : file.bytes
+        let done = 0
+        while (done < data.length) done += writeSync(file.fd, data, done, data.length - done, pos + done)
+        this.#commit(file, batch, data.length)
+      }
+      if (file.records === 0) return
+      if (this.codec) {
+        const end = frameEnd(file.content ? file.content.digest() : null)
+        writeSync(file.fd, end, 0, end.length, file.bytes)
+        file.bytes += end.length
+      }
+      if (this.#o.fsync) fdatasyncSync(file.fd)
+      renameSync(file.tmpPath, file.finalPath)
+      this.#sealed(file)
+    } catch (err) {
+      this.#stats.writeErrors++
+      this.#log.logger.error({ err }, `archive flushSync failed; ${file?.tmpPath ?? this.dir} is left for recovery at the next start`)
+    }
+  }
+
+  stats (): WriterStats {
+    const s = this.#stats
+    const d = s.dropped
+    return {
+      recordsWritten: s.recordsWritten,
+      recordsDropped: d.backpressure + d.writeError + d.closed + d.tooLarge,
+      dropped: { ...d },
+      bytesIn: s.bytesIn,
+      bytesOut: s.bytesOut,
+      blocks: s.blocks,
+      filesSealed: s.filesSealed,
+      writeErrors: s.writeErrors,
+      pendingBytes: this.#pendingBytes,
+      pendingRecords: this.#pendingRecords,
+      currentFile: this.#file?.tmpPath ?? null
+    }
+  }
+}
+
+function validateOptions (o: Record<string, unknown>): void {
+  const positive = ['batchBytes', 'rotateBytes', 'maxPendingBytes']
+  const nonNegative = ['flushMs', 'rotateMs', 'retainBytes', 'retainFiles', 'logIntervalMs']
+  for (const k of positive) {
+    const v = o[k]
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new TypeError(`archive option "${k}" must be a positive integer, got ${String(v)}`)
+  }
+  for (const k of nonNegative) {
+    const v = o[k]
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new TypeError(`archive option "${k}" must be a non-negative integer, got ${String(v)}`)
+  }
+  for (const k of ['fsync', 'blockChecksum', 'contentChecksum', 'recover']) {
+    if (typeof o[k] !== 'boolean') throw new TypeError(`archive option "${k}" must be a boolean, got ${String(o[k])}`)
+  }
+  if (typeof o.prefix !== 'string' || !/^[A-Za-z0-9-]+$/.test(o.prefix)) throw new TypeError(`archive option "prefix" must match [A-Za-z0-9-]+, got ${String(o.prefix)}`)
+}
+
