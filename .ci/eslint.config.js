@@ -2,5 +2,5 @@ import neostandard from 'neostandard'
 
 export default neostandard({
   ts: true,
-  ignores: ['dist/**', 'coverage/**', 'archive/**', 'node_modules/**']
+  ignores: ['dist/**', 'dist-*/**', 'coverage/**', 'archive/**', 'node_modules/**']
 })

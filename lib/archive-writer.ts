@@ -571,4 +571,3 @@ function validateOptions (o: Record<string, unknown>): void {
   }
   if (typeof o.prefix !== 'string' || !/^[A-Za-z0-9-]+$/.test(o.prefix)) throw new TypeError(`archive option "prefix" must match [A-Za-z0-9-]+, got ${String(o.prefix)}`)
 }
-

@@ -67,6 +67,7 @@ export interface DecodedRequest {
 
 const latin1Write = Buffer.prototype.latin1Write
 const latin1Slice = Buffer.prototype.latin1Slice
+// eslint-disable-next-line no-control-regex
 const NON_LATIN1 = /[^\u0000-\u00ff]/
 const utf8 = new TextEncoder()
 

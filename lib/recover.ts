@@ -39,7 +39,8 @@ export async function recoverTmpFile (tmpPath: string): Promise<RecoveryResult> 
     // Pass 1: how far is the file whole?
     const sum = newSummary(tmpPath)
     try {
-      for await (const rec of readFileRecords(tmpPath, {}, sum)) void rec
+      // eslint-disable-next-line @typescript-eslint/no-unused-vars
+      for await (const _ of readFileRecords(tmpPath, {}, sum));
       sum.wholeFileBytes = sum.fileBytes // read to the end without a problem: already complete
     } catch (err) {
       if (!(err instanceof ArchiveError)) throw err

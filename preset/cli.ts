@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// The `blackhole` command: one binary, one subcommand per job.
+import { ArchiveError } from '../lib/archive-reader.js'
+import { helpText, parseCommand, UsageError, type CommandSpec, type ParsedFlags } from './args.js'
+import { dumpSpec, runDump } from './cmd-dump.js'
+import { runVerify, verifySpec } from './cmd-verify.js'
+
+interface Command {
+  spec: CommandSpec
+  run: (flags: ParsedFlags, positionals: string[]) => Promise<number>
+}
+
+const commands: Command[] = [
+  { spec: dumpSpec, run: runDump },
+  { spec: verifySpec, run: runVerify }
+]
+
+function mainHelp (): string {
+  const width = Math.max(...commands.map(c => c.spec.name.length)) + 2
+  return [
+    'Usage: blackhole COMMAND [flags] [args]',
+    '',
+    'An HTTP traffic sink and recorder (fastify-blackhole). Archives are blackhole-compatible',
+    'LZ4 files of FlatBuffers records.',
+    '',
+    'Commands:',
+    ...commands.map(c => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
+    '',
+    'Run "blackhole COMMAND --help" for the flags of a command.',
+    ''
+  ].join('\n')
+}
+
+export async function main (argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainHelp())
+    return name === undefined ? 2 : 0
+  }
+  const cmd = commands.find(c => c.spec.name === name)
+  if (cmd === undefined) {
+    process.stderr.write(`blackhole: unknown command '${name}' (try: ${commands.map(c => c.spec.name).join(', ')})\n`)
+    return 2
+  }
+  try {
+    const { flags, positionals } = parseCommand(cmd.spec, rest)
+    if (flags.help === true) {
+      process.stdout.write(helpText(cmd.spec))
+      return 0
+    }
+    return await cmd.run(flags, positionals)
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`blackhole ${name}: ${err.message}\n`)
+      return 2
+    }
+    if (err instanceof ArchiveError) {
+      process.stderr.write(`blackhole ${name}: ${err.message}\n`)
+      return 1
+    }
+    throw err
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2))

@@ -1,0 +1,19 @@
+// Shared by the interop tests: external tools (lz4, flatc, curl, wrk) are required in CI and
+// optional on a developer machine, where a missing tool skips the test with a reason.
+import { spawnSync } from 'node:child_process'
+import type { TestContext } from 'node:test'
+
+export function hasTool (name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0
+}
+
+/**
+ * Returns true when `tool` can be used. Without it: in CI (CI=true) the test fails, since
+ * .ci/run installs every tool; elsewhere the test is skipped with a message.
+ */
+export function requireTool (t: TestContext, tool: string): boolean {
+  if (hasTool(tool)) return true
+  if (process.env.CI === 'true' || process.env.CI === '1') throw new Error(`${tool} is required in CI (.ci/run installs it) but was not found`)
+  t.skip(`${tool} not installed`)
+  return false
+}
