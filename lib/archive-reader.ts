@@ -41,6 +41,8 @@ export interface ReadOptions {
   maxRecordBytes?: number
   /** Check block and content checksums where the frame has them. Default true. */
   verifyChecksums?: boolean
+  /** Block decoder; default: the fastest installed (lz4-napi, else lz4js). */
+  codec?: BlockCodec
   /** Called with every decompressed chunk of the record stream, in order (used by recovery). */
   onContent?: (chunk: Uint8Array) => void
 }
@@ -232,7 +234,7 @@ export async function * readFileRecords (file: string, opts: ReadOptions = {}, s
       return
     }
     sum.format = 'lz4'
-    const codec = readCodec()
+    const codec = opts.codec ?? readCodec()
     while (await src.ensure(4)) {
       const magic = readU32(src.peek(4), 0)
       const frameAt = src.pos

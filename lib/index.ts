@@ -1,0 +1,14 @@
+// The framework-free library: record codec, archive writer and reader, recovery, codecs.
+export { ArchiveWriter, type ArchiveWriterOptions, type SealedFile, type WriterStats } from './archive-writer.js'
+export {
+  ArchiveError, readArchive, readFileRecords, listArchiveFiles, decodeRaw,
+  type ArchiveRecord, type RawRecord, type ReadOptions, type FileSummary, type ArchiveErrorCode
+} from './archive-reader.js'
+export { recoverTmpFile, recoverTmpFiles, type RecoveryResult } from './recover.js'
+export {
+  buildRequest, decodeRequest, encodeRequest, BuilderPool, RecordFormatError,
+  type RequestRecord, type DecodedRequest
+} from './record.js'
+export { getCodec, CODEC_NAMES, type BlockCodec, type CodecName } from './codecs.js'
+export { toJson, formatText, type RecordJson } from './dump.js'
+export type { Logger } from './log.js'
