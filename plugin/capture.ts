@@ -1,0 +1,128 @@
+// Body capture for one sampled request. The bytes are taken where Node's HTTP parser hands
+// them to the request stream (`push`), before any decoding: a `data` listener would see strings
+// once Fastify's JSON/text parsers call setEncoding('utf8'), and a PassThrough would cost a
+// stream per request. Content-type parsers, bodyLimit and backpressure see nothing different.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
+
+export const kCapture = Symbol('fastify-blackhole.capture')
+
+type PushFn = (chunk: unknown, encoding?: BufferEncoding) => boolean
+type TeeStream = Readable & { [kCapture]?: Capture, push: PushFn, complete?: boolean }
+type CapturedResponse = ServerResponse & { [kCapture]?: Capture }
+
+export class Capture {
+  readonly chunks: Buffer[] = []
+  /** Bytes kept (at most maxBodyBytes). */
+  kept = 0
+  /** Bytes received in all. */
+  received = 0
+  ended = false
+  responded = false
+  done = false
+  status = 0
+  endNs = 0n
+  readonly origPush: PushFn
+
+  constructor (
+    readonly raw: TeeStream,
+    readonly res: CapturedResponse,
+    readonly startNs: bigint,
+    readonly maxBodyBytes: number,
+    /** Called once, when the request is complete (or aborted). */
+    readonly onDone: (cap: Capture) => void
+  ) {
+    this.origPush = raw.push
+  }
+
+  add (chunk: Buffer): void {
+    this.received += chunk.length
+    const room = this.maxBodyBytes - this.kept
+    if (room <= 0) return
+    const part = chunk.length <= room ? chunk : chunk.subarray(0, room)
+    this.chunks.push(part)
+    this.kept += part.length
+  }
+
+  /** Part of the body is missing: over maxBodyBytes, or the request never completed. */
+  get truncated (): boolean {
+    return this.received > this.kept || !this.ended
+  }
+
+  body (): Buffer {
+    return this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.kept)
+  }
+
+  finish (): void {
+    if (this.done) return
+    this.done = true
+    this.raw.push = this.origPush
+    this.raw[kCapture] = undefined
+    this.res[kCapture] = undefined
+    this.raw.removeListener('close', onRequestClose)
+    this.res.removeListener('close', onResponseClose)
+    this.onDone(this)
+  }
+}
+
+function teePush (this: TeeStream, chunk: unknown, encoding?: BufferEncoding): boolean {
+  const cap = this[kCapture]
+  if (cap !== undefined) {
+    if (chunk === null) {
+      cap.ended = true
+      // Complete and already answered (the handler did not wait for the body): record now.
+      if (cap.responded) cap.finish()
+    } else if (Buffer.isBuffer(chunk)) {
+      cap.add(chunk)
+    } else if (typeof chunk === 'string') {
+      cap.add(Buffer.from(chunk, encoding))
+    } else if (chunk instanceof Uint8Array) {
+      cap.add(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))
+    }
+  }
+  // Called with the stream as `this`, as the parser does; `cap` may have been finished above.
+  return (cap?.origPush ?? Object.getPrototypeOf(this).push).call(this, chunk, encoding)
+}
+
+// A request stream closes after its body is read (normal: the response finishes the capture)
+// or when the connection goes away mid-body: then what arrived is recorded, flagged truncated.
+function onRequestClose (this: TeeStream): void {
+  const cap = this[kCapture]
+  if (cap !== undefined && !this.complete) cap.finish()
+}
+
+// A response that closes without finishing was cut off (client gone): no onResponse will come.
+function onResponseClose (this: CapturedResponse): void {
+  const cap = this[kCapture]
+  if (cap !== undefined && !this.writableFinished) cap.finish()
+}
+
+/** Chunks already buffered in the stream before the tee was installed (an async hook ran first). */
+function buffered (raw: Readable): Buffer[] {
+  const state = (raw as unknown as { _readableState?: { buffer?: unknown } })._readableState
+  const list = state?.buffer
+  const out: Buffer[] = []
+  if (Array.isArray(list)) {
+    for (const c of list) if (Buffer.isBuffer(c)) out.push(c)
+  } else if (list !== null && typeof list === 'object' && 'head' in list) {
+    for (let n = (list as { head: { data: unknown, next: unknown } | null }).head; n !== null; n = n.next as typeof n) {
+      if (Buffer.isBuffer(n.data)) out.push(n.data)
+    }
+  }
+  return out
+}
+
+/** Starts capturing the body of `raw`; the capture finishes itself when the request ends. */
+export function startCapture (raw: IncomingMessage, res: ServerResponse, startNs: bigint, maxBodyBytes: number, onDone: (cap: Capture) => void): Capture {
+  const stream = raw as unknown as TeeStream
+  const cap = new Capture(stream, res, startNs, maxBodyBytes, onDone)
+  if (stream.readableLength > 0) for (const c of buffered(stream)) cap.add(c)
+  if (raw.complete) cap.ended = true
+  stream[kCapture] = cap
+  stream.push = teePush
+  stream.once('close', onRequestClose)
+  const response = res as CapturedResponse
+  response[kCapture] = cap
+  response.once('close', onResponseClose)
+  return cap
+}

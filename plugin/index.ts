@@ -1,0 +1,214 @@
+// fastify-blackhole: records the requests of any Fastify app into blackhole-compatible
+// archives, with sampling, filters and redaction. The app's own routes answer as usual.
+import fp from 'fastify-plugin'
+import { randomBytes } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { ArchiveWriter, type WriterStats } from '../lib/archive-writer.js'
+import { RateLimitedLog } from '../lib/log.js'
+import type { RequestRecord } from '../lib/record.js'
+import { kCapture, startCapture, type Capture } from './capture.js'
+import { resolveOptions, resolveRouteConfig, type BlackholeOptions } from './options.js'
+import { headerBlock, redactBody, redactUri } from './redact.js'
+import { Sampler, type SkipReason } from './sampler.js'
+
+export interface CaptureStats {
+  /** Requests that reached the onRequest hook. */
+  seen: number
+  /** Records handed to the writer (the writer may still drop them: see `archive.dropped`). */
+  recorded: number
+  skipped: Record<SkipReason, number>
+  /** Records whose body was cut at maxBodyBytes or by an aborted request. */
+  truncated: number
+  /** Requests whose client went away before the response. */
+  aborted: number
+  /** Bodies left out because they could not be redacted safely. */
+  withheldBodies: number
+  /** Unexpected errors inside capture (each costs at most its record). */
+  errors: number
+}
+
+export interface BlackholeStats {
+  capture: CaptureStats
+  archive: WriterStats
+}
+
+/** The `archive` decorator. */
+export interface ArchiveService {
+  readonly dir: string
+  readonly writer: ArchiveWriter
+  /** Records a request built by the caller (not subject to sampling or redaction). */
+  record (r: RequestRecord): boolean
+  /** Writes everything recorded so far to disk. */
+  flush (): Promise<void>
+  /** Seals the current file; the next record starts a new one. */
+  rotate (): Promise<void>
+  stats (): BlackholeStats
+  /** Sealed archive files, oldest first. */
+  listSealed (): Promise<Array<{ path: string, name: string, bytes: number, mtime: Date }>>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    archive: ArchiveService
+  }
+  interface FastifyContextConfig {
+    /** `false`: never record this route; `{ sample }`: its own sampling rate. */
+    blackhole?: false | { sample?: number }
+  }
+}
+
+function headerValue (v: string | string[] | undefined): string | undefined {
+  const s = Array.isArray(v) ? v[0] : v
+  return s === undefined || s === '' ? undefined : s
+}
+
+const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlackhole (fastify: FastifyInstance, opts: BlackholeOptions) {
+  if (fastify.hasDecorator('archive')) {
+    throw new Error('fastify-blackhole: this instance already has an "archive" decorator (the plugin is registered twice, or another plugin uses the name)')
+  }
+  const o = resolveOptions(opts)
+  const ownWriter = opts.writer === undefined
+  const writer = opts.writer ?? new ArchiveWriter({
+    dir: opts.dir as string,
+    codec: opts.codec,
+    batchBytes: opts.batchBytes,
+    flushMs: opts.flushMs,
+    rotateBytes: opts.rotateBytes,
+    rotateMs: opts.rotateMs,
+    retainBytes: opts.retainBytes,
+    retainFiles: opts.retainFiles,
+    fsync: opts.fsync,
+    maxPendingBytes: opts.maxPendingBytes,
+    logIntervalMs: opts.logIntervalMs,
+    logger: fastify.log
+  })
+  if (ownWriter) {
+    try {
+      await writer.ready()
+    } catch (err) {
+      await writer.close().catch(() => {})
+      throw new Error(`fastify-blackhole: cannot use archive directory ${writer.dir}: ${(err as Error).message}`)
+    }
+  }
+
+  const log = new RateLimitedLog(fastify.log, o.logIntervalMs)
+  const sampler = new Sampler(o)
+  const stats: CaptureStats = {
+    seen: 0,
+    recorded: 0,
+    skipped: { route: 0, filter: 0, sample: 0, rate: 0 },
+    truncated: 0,
+    aborted: 0,
+    withheldBodies: 0,
+    errors: 0
+  }
+  // Wall-clock base for the monotonic clock: arrival times keep hrtime's precision.
+  const epochBase = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint()
+  const idPrefix = randomBytes(4).toString('hex') + '-'
+  let idSeq = 0
+
+  function onCaptureDone (cap: Capture): void {
+    try {
+      const raw = cap.raw as unknown as IncomingMessage
+      const headers = raw.headers
+      const r = o.redact
+      let uri = (o.originalUriHeader !== null ? headerValue(headers[o.originalUriHeader]) : undefined) ?? raw.url ?? ''
+      if (r !== null) uri = redactUri(uri, r)
+      let body: Buffer | null = cap.body()
+      let truncated = cap.truncated
+      if (r !== null) {
+        const red = redactBody(body, headerValue(headers['content-type']), truncated, r)
+        body = red.body
+        if (red.withheld) {
+          truncated = true
+          stats.withheldBodies++
+        }
+      }
+      if (truncated) stats.truncated++
+      if (!cap.responded) stats.aborted++
+      const record: RequestRecord = {
+        id: headerValue(headers[o.idHeader]) ?? idPrefix + (++idSeq).toString(36),
+        method: raw.method ?? '',
+        uri,
+        headers: headerBlock(raw.rawHeaders, r),
+        body,
+        timeNs: epochBase + cap.startNs,
+        remoteAddr: raw.socket?.remoteAddress,
+        remotePort: raw.socket?.remotePort,
+        httpVersion: raw.httpVersion,
+        bodyLength: cap.received,
+        bodyTruncated: truncated
+      }
+      if (o.recordResponse && cap.responded) {
+        record.responseStatus = cap.status
+        record.responseTimeNs = cap.endNs - cap.startNs
+      }
+      if (writer.record(record)) stats.recorded++
+    } catch (err) {
+      stats.errors++
+      log.error('capture', 'fastify-blackhole: could not record a request', err as Error)
+    }
+  }
+
+  function onRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    try {
+      stats.seen++
+      const rc = request.routeOptions.config.blackhole
+      if (rc === false) {
+        stats.skipped.route++
+      } else {
+        const skip = sampler.decide(request.raw, rc?.sample)
+        if (skip !== null) stats.skipped[skip]++
+        else startCapture(request.raw, reply.raw, process.hrtime.bigint(), o.maxBodyBytes, onCaptureDone)
+      }
+    } catch (err) {
+      stats.errors++
+      log.error('capture', 'fastify-blackhole: capture failed to start', err as Error)
+    }
+    done()
+  }
+
+  function onResponse (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const cap = (request.raw as unknown as { [kCapture]?: Capture })[kCapture]
+    if (cap !== undefined && !cap.done) {
+      cap.responded = true
+      cap.status = reply.statusCode
+      cap.endNs = process.hrtime.bigint()
+      // A body still arriving (the app answered early) is recorded when it ends.
+      if (cap.ended) cap.finish()
+    }
+    done()
+  }
+
+  fastify.addHook('onRoute', (route) => {
+    resolveRouteConfig(`${String(route.method)} ${route.url}`, (route.config as { blackhole?: unknown } | undefined)?.blackhole)
+  })
+  fastify.addHook('onRequest', onRequest)
+  fastify.addHook('onResponse', onResponse)
+  fastify.addHook('onClose', async () => {
+    if (ownWriter) await writer.close()
+    else await writer.flush()
+  })
+
+  const service: ArchiveService = {
+    dir: writer.dir,
+    writer,
+    record: (r) => writer.record(r),
+    flush: () => writer.flush(),
+    rotate: () => writer.rotate(),
+    stats: () => ({ capture: { ...stats, skipped: { ...stats.skipped } }, archive: writer.stats() }),
+    listSealed: () => writer.listSealed()
+  }
+  fastify.decorate('archive', service)
+}
+
+const blackhole = fp(plugin, { fastify: '5.x', name: 'fastify-blackhole' })
+
+export default blackhole
+export { blackhole as fastifyBlackhole }
+export type { BlackholeOptions, RedactOptions, MatchOptions, RedactMode } from './options.js'
+export { BlackholeOptionError, DEFAULT_REDACT_HEADERS } from './options.js'
+export { ArchiveWriter } from '../lib/archive-writer.js'
+export { readArchive, readFileRecords, listArchiveFiles, ArchiveError } from '../lib/archive-reader.js'
+export { decodeRequest, encodeRequest, type RequestRecord, type DecodedRequest } from '../lib/record.js'
