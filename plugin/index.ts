@@ -80,6 +80,7 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
     retainFiles: opts.retainFiles,
     fsync: opts.fsync,
     maxPendingBytes: opts.maxPendingBytes,
+    recover: opts.recover,
     logIntervalMs: opts.logIntervalMs,
     logger: fastify.log
   })

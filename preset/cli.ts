@@ -4,6 +4,7 @@ import { ArchiveError } from '../lib/archive-reader.js'
 import { helpText, parseCommand, UsageError, type CommandSpec, type ParsedFlags } from './args.js'
 import { dumpSpec, runDump } from './cmd-dump.js'
 import { runVerify, verifySpec } from './cmd-verify.js'
+import { runServe, serveSpec } from './cmd-serve.js'
 
 interface Command {
   spec: CommandSpec
@@ -11,6 +12,7 @@ interface Command {
 }
 
 const commands: Command[] = [
+  { spec: serveSpec, run: runServe },
   { spec: dumpSpec, run: runDump },
   { spec: verifySpec, run: runVerify }
 ]
@@ -62,4 +64,6 @@ export async function main (argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2))
+const code = await main(process.argv.slice(2))
+// `serve` keeps running (its exit code comes from the shutdown path); other commands end here.
+if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code

@@ -1,0 +1,128 @@
+// The preset sink as a Fastify plugin: a catch-all route answering 200 to every method, path
+// and content type, recording everything through the plugin unless told otherwise, plus the
+// admin routes under a reserved prefix. Started by `blackhole serve` (server.ts) or by
+// fastify-cli (`fastify start dist/preset/app.js`).
+import http from 'node:http'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import blackhole from '../plugin/index.js'
+import { normalizePresetOptions, type PresetOptions, type ResolvedPresetOptions } from './preset-options.js'
+import { addAdminRoutes } from './admin.js'
+import { startStatsLog } from './stats.js'
+
+export type { PresetOptions }
+
+export interface SinkCounters {
+  requests: number
+  bodyBytes: number
+  tooLarge: number
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sink: { counters: SinkCounters, options: ResolvedPresetOptions }
+  }
+}
+
+class BodyTooLargeError extends Error {
+  readonly statusCode = 413
+  readonly code = 'FST_ERR_CTP_BODY_TOO_LARGE'
+  constructor (limit: number) {
+    super(`Request body is larger than the limit of ${limit} bytes`)
+  }
+}
+
+// A token/token media type, as Fastify requires; anything else would get 415 from Fastify's
+// content-type check, and a sink answers 200 to every content type.
+const VALID_CT = /^\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*(;.*)?$/
+
+export default async function blackholePreset (fastify: FastifyInstance, rawOpts: PresetOptions): Promise<void> {
+  const o = normalizePresetOptions(rawOpts)
+  const counters: SinkCounters = { requests: 0, bodyBytes: 0, tooLarge: 0 }
+  fastify.decorate('sink', { counters, options: o })
+
+  if (o.record) {
+    await fastify.register(blackhole, {
+      dir: o.out,
+      codec: o.codec,
+      batchBytes: o.batchBytes,
+      flushMs: o.flushMs,
+      rotateBytes: o.rotateBytes,
+      rotateMs: o.rotateMs,
+      retainBytes: o.retainBytes,
+      fsync: o.fsync,
+      recover: o.recover,
+      sample: o.sample,
+      maxBodyBytes: o.bodyLimit,
+      // The sink records what it receives; only the headers asked for are redacted.
+      redact: o.redactHeaders.length > 0 ? { headers: o.redactHeaders } : false,
+      originalUriHeader: 'x-original-uri',
+      ...(o.admin ? { exclude: { urls: [o.adminPrefix + '/', o.adminPrefix + '?'] } } : {})
+    })
+  }
+
+  // Bodies are drained, counted and thrown away: the plugin has already teed the bytes.
+  fastify.removeAllContentTypeParsers()
+  fastify.addContentTypeParser('*', function sinkParser (request, payload, done) {
+    const limit = o.bodyLimit
+    const declared = Number(request.headers['content-length'])
+    if (declared > limit) {
+      counters.tooLarge++
+      done(new BodyTooLargeError(limit), undefined)
+      return
+    }
+    let received = 0
+    let finished = false
+    const finish = (err: Error | null): void => {
+      if (finished) return
+      finished = true
+      counters.bodyBytes += received
+      payload.removeListener('data', onData)
+      if (err !== null) payload.resume() // keep draining so the connection can be reused or closed cleanly
+      done(err, undefined)
+    }
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length
+      if (received > limit) {
+        counters.tooLarge++
+        finish(new BodyTooLargeError(limit))
+      }
+    }
+    payload.on('data', onData)
+    payload.once('end', () => finish(null))
+    payload.once('error', finish)
+  })
+
+  for (const m of http.METHODS) {
+    if (m === 'CONNECT') continue // Node hands CONNECT to the 'connect' event, never to Fastify
+    if (!fastify.supportedMethods.includes(m)) fastify.addHttpMethod(m, { hasBody: true })
+  }
+  const methods = fastify.supportedMethods.filter(m => m !== 'CONNECT')
+
+  const { status, headers, body } = o.response
+  const fixed = status !== 200 || Object.keys(headers).length > 0 || body !== ''
+  function sinkHandler (_request: FastifyRequest, reply: FastifyReply): void {
+    counters.requests++
+    if (fixed) reply.code(status).headers(headers).send(body)
+    else reply.send()
+  }
+  function fixContentType (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const ct = request.headers['content-type']
+    if (ct !== undefined && !VALID_CT.test(ct)) request.headers['content-type'] = 'application/octet-stream'
+    done()
+  }
+  const routeOpts = { bodyLimit: o.bodyLimit, exposeHeadRoute: false, onRequest: fixContentType, handler: sinkHandler }
+  fastify.route({ method: methods, url: '/', ...routeOpts })
+  fastify.route({ method: methods, url: '/*', ...routeOpts })
+
+  const startedAt = Date.now()
+  if (o.admin) addAdminRoutes(fastify, o, startedAt)
+  if (o.statsIntervalMs > 0) {
+    const timer = startStatsLog(fastify, o.statsIntervalMs, startedAt)
+    fastify.addHook('onClose', async () => clearInterval(timer))
+  }
+}
+
+// fastify-cli: the server options used with `fastify start -o`.
+export const options = {
+  bodyLimit: 64 << 20
+}

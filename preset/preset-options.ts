@@ -1,0 +1,95 @@
+// Options of the preset sink. They arrive typed from `blackhole serve`, or as strings from
+// fastify-cli (`fastify start dist/preset/app.js -- --out ./x --sample 0.5`), so every value
+// is accepted in both forms and checked once here.
+import { CODEC_NAMES, type CodecName } from '../lib/codecs.js'
+import { durationFlag, sizeFlag, UsageError } from './args.js'
+
+export interface PresetOptions {
+  /** Record requests (false: pure sink). Default true. */
+  record?: boolean | string
+  /** Archive directory. Default `./archive`. */
+  out?: string
+  /** Largest body accepted; bigger ones get 413. Default 64 MiB. */
+  bodyLimit?: number | string
+  codec?: CodecName
+  batchBytes?: number | string
+  flushMs?: number | string
+  rotateBytes?: number | string
+  /** Seal files after this long (ms, or a duration string). Default 10 min. */
+  rotateMs?: number | string
+  retainBytes?: number | string
+  fsync?: boolean | string
+  recover?: boolean | string
+  sample?: number | string
+  redactHeaders?: string[] | string
+  /** Serve the admin routes under adminPrefix. Default true. */
+  admin?: boolean | string
+  adminPrefix?: string
+  /** Stats line interval (ms or duration); 0 disables. Default 10 s. */
+  statsIntervalMs?: number | string
+  /** Fixed response instead of an empty 200. */
+  response?: { status?: number, headers?: Record<string, string>, body?: string }
+}
+
+export interface ResolvedPresetOptions {
+  record: boolean
+  out: string
+  bodyLimit: number
+  codec: CodecName
+  batchBytes: number
+  flushMs: number
+  rotateBytes: number
+  rotateMs: number
+  retainBytes: number
+  fsync: boolean
+  recover: boolean
+  sample: number
+  redactHeaders: string[]
+  admin: boolean
+  adminPrefix: string
+  statsIntervalMs: number
+  response: { status: number, headers: Record<string, string>, body: string }
+}
+
+function bool (name: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt
+  if (typeof v === 'boolean') return v
+  if (typeof v === 'string' && /^(true|false|1|0|yes|no)$/i.test(v)) return /^(true|1|yes)$/i.test(v)
+  throw new UsageError(`--${name} must be true or false, got '${String(v)}'`)
+}
+
+const kebab = (s: string): string => s.replace(/[A-Z]/g, c => '-' + c.toLowerCase())
+
+export function normalizePresetOptions (opts: PresetOptions = {}): ResolvedPresetOptions {
+  const n = (key: keyof PresetOptions, dflt: number, parse: (name: string, v: unknown, min?: number) => number, min = 0): number =>
+    opts[key] === undefined ? dflt : parse(kebab(key), opts[key], min)
+  const codec = (opts.codec ?? 'auto') as CodecName
+  if (!CODEC_NAMES.includes(codec)) throw new UsageError(`--codec must be one of ${CODEC_NAMES.join(', ')}, got '${String(codec)}'`)
+  const sample = opts.sample === undefined ? 1 : Number(opts.sample)
+  if (!(sample >= 0 && sample <= 1) || String(opts.sample ?? 1).trim() === '') throw new UsageError(`--sample must be a number from 0 to 1, got '${String(opts.sample)}'`)
+  const adminPrefix = opts.adminPrefix ?? '/_blackhole'
+  if (!/^\/[A-Za-z0-9._~-]+$/.test(adminPrefix)) throw new UsageError(`--admin-prefix must look like /_blackhole, got '${adminPrefix}'`)
+  const redact = opts.redactHeaders === undefined ? [] : Array.isArray(opts.redactHeaders) ? opts.redactHeaders : opts.redactHeaders.split(',')
+  for (const h of redact) if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h)) throw new UsageError(`--redact-header must be a header name, got '${h}'`)
+  const status = opts.response?.status ?? 200
+  if (!Number.isInteger(status) || status < 200 || status > 599) throw new UsageError(`--response-status must be an integer from 200 to 599, got '${status}'`)
+  return {
+    record: bool('record', opts.record, true),
+    out: opts.out ?? './archive',
+    bodyLimit: n('bodyLimit', 64 << 20, sizeFlag, 1),
+    codec,
+    batchBytes: n('batchBytes', 1 << 20, sizeFlag, 1024),
+    flushMs: n('flushMs', 1000, durationFlag, 1),
+    rotateBytes: n('rotateBytes', 256 << 20, sizeFlag, 1024),
+    rotateMs: n('rotateMs', 600_000, durationFlag),
+    retainBytes: n('retainBytes', 0, sizeFlag),
+    fsync: bool('fsync', opts.fsync, false),
+    recover: bool('recover', opts.recover, true),
+    sample,
+    redactHeaders: redact.map(h => h.toLowerCase()),
+    admin: bool('admin', opts.admin, true),
+    adminPrefix,
+    statsIntervalMs: n('statsIntervalMs', 10_000, durationFlag),
+    response: { status, headers: opts.response?.headers ?? {}, body: opts.response?.body ?? '' }
+  }
+}

@@ -1,0 +1,151 @@
+// Standalone start of the preset sink: Fastify with the preset app, graceful shutdown with
+// close-with-grace (every archive sealed, exit 0), and N workers with node:cluster.
+import cluster from 'node:cluster'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import closeWithGrace from 'close-with-grace'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import { recoverTmpFiles } from '../lib/recover.js'
+import blackholePreset from './app.js'
+import type { PresetOptions } from './preset-options.js'
+import { normalizePresetOptions } from './preset-options.js'
+
+export interface ServeOptions {
+  port: number
+  host: string
+  workers: number
+  tlsCert?: string
+  tlsKey?: string
+  http2: boolean
+  logLevel: string
+  /** Time allowed to finish in-flight requests and seal files on a signal. Default 10 s. */
+  graceMs: number
+  preset: PresetOptions
+}
+
+export async function buildServer (o: ServeOptions): Promise<FastifyInstance> {
+  const preset = normalizePresetOptions(o.preset)
+  const tls = o.tlsCert !== undefined && o.tlsKey !== undefined
+    ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) }
+    : null
+  const base = {
+    logger: { level: o.logLevel },
+    bodyLimit: preset.bodyLimit,
+    // No log line per request: a sink's requests are counted in the stats line instead.
+    logController: new LogController({ disableRequestLogging: true })
+  }
+  let app: FastifyInstance
+  if (o.http2) {
+    if (tls === null) throw new Error('--http2 needs --tls-cert and --tls-key')
+    app = Fastify({ ...base, http2: true, https: { ...tls, allowHTTP1: true } }) as unknown as FastifyInstance
+  } else if (tls !== null) {
+    app = Fastify({ ...base, https: tls }) as unknown as FastifyInstance
+  } else {
+    app = Fastify(base)
+  }
+  await app.register(blackholePreset, o.preset)
+  return app
+}
+
+function describe (o: ServeOptions): string {
+  const p = normalizePresetOptions(o.preset)
+  const scheme = o.tlsCert ? 'https' : 'http'
+  const lines = [`blackhole: listening on ${scheme}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}${o.http2 ? ' (HTTP/2 and HTTP/1.1)' : ''}` +
+    (o.workers > 1 ? ` with ${o.workers} workers` : '')]
+  lines.push(p.record ? `blackhole: recording into ${path.resolve(p.out)}` : 'blackhole: not recording (--no-record): every request is answered and discarded')
+  if (p.admin) lines.push(`blackhole: stats at ${p.adminPrefix}/stats`)
+  lines.push('blackhole: stop with Ctrl-C or SIGTERM (in-flight requests finish, archive files are sealed)')
+  return lines.join('\n') + '\n'
+}
+
+/** One server process: listen, and on a signal close gracefully (seal every file) and exit 0. */
+export async function startStandalone (o: ServeOptions, opts: { quietBanner?: boolean, ignoreSigint?: boolean } = {}): Promise<FastifyInstance> {
+  const app = await buildServer(o)
+  const lastChance = (): void => {
+    // Exiting without a graceful close: seal what the writer has, synchronously.
+    if (app.hasDecorator('archive')) app.archive.writer.flushSync()
+  }
+  const grace = closeWithGrace({
+    delay: o.graceMs,
+    logger: { error: (m: unknown) => app.log.error(m) } as unknown as Console,
+    // Under cluster, the primary forwards SIGTERM; a terminal's SIGINT to the group is left to it.
+    skip: opts.ignoreSigint ? ['SIGINT'] : [],
+    onSecondSignal: lastChance,
+    onSecondError: lastChance,
+    onTimeout: lastChance
+  }, async ({ err, signal }) => {
+    if (err) app.log.error({ err }, 'blackhole: fatal error, closing')
+    else if (signal) app.log.info(`blackhole: ${signal} received, closing`)
+    await app.close()
+  })
+  if (opts.ignoreSigint) process.on('SIGINT', () => {})
+  app.addHook('onClose', async () => grace.uninstall())
+  await app.listen({ port: o.port, host: o.host })
+  if (!opts.quietBanner) process.stdout.write(describe(o))
+  return app
+}
+
+const QUICK_EXIT_MS = 5000
+const MAX_QUICK_EXITS = 3
+
+/**
+ * `blackhole serve`: one process, or a cluster primary that recovers the archive directory
+ * once, forks the workers (each writes its own files) and relays shutdown signals to them.
+ */
+export async function serve (o: ServeOptions): Promise<void> {
+  if (o.workers <= 1) {
+    await startStandalone(o)
+    return
+  }
+  if (cluster.isWorker) {
+    await startStandalone({ ...o, preset: { ...o.preset, recover: false } }, { quietBanner: true, ignoreSigint: true })
+    return
+  }
+  const p = normalizePresetOptions(o.preset)
+  if (p.record) {
+    const { mkdir } = await import('node:fs/promises')
+    await mkdir(p.out, { recursive: true, mode: 0o700 })
+    for (const r of await recoverTmpFiles(p.out)) {
+      process.stderr.write(r.error ? `blackhole: could not recover ${r.file}: ${r.error.message}\n` : `blackhole: recovered ${r.records} records from ${r.file}\n`)
+    }
+  }
+  let stopping = false
+  let quickExits = 0
+  let failed = false
+  const startedAt = new Map<number, number>()
+  const fork = (): void => {
+    const w = cluster.fork()
+    startedAt.set(w.id, Date.now())
+  }
+  cluster.on('exit', (w, code, signal) => {
+    const lived = Date.now() - (startedAt.get(w.id) ?? 0)
+    startedAt.delete(w.id)
+    if (stopping) {
+      if (code !== 0) failed = true
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(failed ? 1 : 0)
+      return
+    }
+    process.stderr.write(`blackhole: worker ${w.process.pid} exited (${signal ?? code})\n`)
+    quickExits = lived < QUICK_EXIT_MS ? quickExits + 1 : 0
+    if (quickExits >= MAX_QUICK_EXITS) {
+      process.stderr.write(`blackhole: workers keep failing at start (${MAX_QUICK_EXITS} in a row); stopping\n`)
+      stop()
+      return
+    }
+    fork()
+  })
+  const stop = (): void => {
+    if (stopping) return
+    stopping = true
+    const workers = Object.values(cluster.workers ?? {})
+    if (workers.length === 0) process.exit(failed ? 1 : 0)
+    for (const w of workers) w?.process.kill('SIGTERM')
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+  let listening = 0
+  cluster.on('listening', () => {
+    if (++listening === o.workers) process.stdout.write(describe(o))
+  })
+  for (let i = 0; i < o.workers; i++) fork()
+}
