@@ -52,6 +52,8 @@ export interface ArchiveWriterOptions {
   logIntervalMs?: number
   /** Called after each file is sealed. */
   onSeal?: (file: SealedFile) => void
+  /** Seal synchronously at process exit if close() has not finished (e.g. process.exit on a second signal). Default true. */
+  flushOnExit?: boolean
 }
 
 export interface SealedFile {
@@ -93,6 +95,17 @@ interface OpenFile {
   openedAt: number
 }
 
+/** Writers to seal synchronously if the process exits before they are closed. */
+const openWriters = new Set<ArchiveWriter>()
+let exitHookInstalled = false
+function installExitHook (): void {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.on('exit', () => {
+    for (const w of openWriters) w.flushSync()
+  })
+}
+
 const EAGAIN_RETRY_MS = 100
 const EAGAIN_RETRIES = 100
 
@@ -115,7 +128,7 @@ const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(r
 export class ArchiveWriter {
   readonly dir: string
   readonly codec: BlockCodec | null
-  readonly #o: Required<Omit<ArchiveWriterOptions, 'logger' | 'onSeal' | 'codec' | 'dir'>>
+  readonly #o: Required<Omit<ArchiveWriterOptions, 'logger' | 'onSeal' | 'codec' | 'dir' | 'flushOnExit'>>
   readonly #log: RateLimitedLog
   readonly #onSeal: ((file: SealedFile) => void) | undefined
   readonly #pool = new BuilderPool(4)
@@ -168,6 +181,10 @@ export class ArchiveWriter {
     this.#ready = this.#start()
     // Surface start-up problems through ready(); appends meanwhile are queued.
     this.#ready.catch(() => {})
+    if (opts.flushOnExit ?? true) {
+      installExitHook()
+      openWriters.add(this)
+    }
     if (this.#o.flushMs > 0) {
       this.#timer = setInterval(() => this.#tick(), Math.min(this.#o.flushMs, this.#o.rotateMs || this.#o.flushMs))
       this.#timer.unref()
@@ -487,6 +504,7 @@ export class ArchiveWriter {
       this.#rotateWanted = true
       this.#kick()
       while (this.#loop !== null) await this.#loop
+      openWriters.delete(this)
     })()
     return this.#closing
   }
@@ -497,6 +515,7 @@ export class ArchiveWriter {
    * descriptor is left for the exiting process to close, since an async write may still use it.
    */
   flushSync (): void {
+    openWriters.delete(this)
     this.#closed = true
     if (this.#timer) clearInterval(this.#timer)
     const inFlight = this.#inFlight
