@@ -85,7 +85,7 @@ export function helpText (spec: CommandSpec): string {
     let left = `${f.short ? `-${f.short}, ` : '    '}--${name}`
     if (f.type === 'string') left += ` ${f.arg ?? 'VALUE'}`
     let right = f.help
-    if (f.default !== undefined && f.default !== false) right += ` (default: ${String(f.default)})`
+    if (f.default !== undefined) right += ` (default: ${String(f.default)})`
     if (f.multiple) right += ' (repeatable)'
     if (f.env) right += ` [env ${f.env}]`
     rows.push([left, right])
