@@ -26,8 +26,10 @@ export class ArchiveError extends Error {
   readonly streamOffset: number | undefined
 
   constructor (code: ArchiveErrorCode, file: string, offset: number, message: string, streamOffset?: number) {
-    const where = streamOffset === undefined ? `offset ${offset}` : `offset ${offset} (record stream offset ${streamOffset})`
-    super(`${file}: ${where}: ${message}`)
+    const where = code === 'IO' && offset === 0
+      ? ''
+      : streamOffset === undefined ? `offset ${offset}: ` : `offset ${offset} (record stream offset ${streamOffset}): `
+    super(`${file}: ${where}${code === 'TRUNCATED' ? 'truncated: ' : ''}${message}`)
     this.name = 'ArchiveError'
     this.code = code
     this.file = file
@@ -256,6 +258,9 @@ export async function * readFileRecords (file: string, opts: ReadOptions = {}, s
     if (!splitter.atBoundary) {
       throw new ArchiveError('TRUNCATED', file, splitter.recordFileOffset, 'stream ends inside a record', splitter.recordStart)
     }
+  } catch (err) {
+    if (err instanceof ArchiveError) throw err
+    throw new ArchiveError('IO', file, src.pos, (err as Error).message)
   } finally {
     await fh.close()
   }
@@ -374,7 +379,8 @@ export async function listArchiveFiles (paths: readonly string[]): Promise<strin
       throw new ArchiveError('IO', p, 0, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message)
     }
     if (st.isDirectory()) {
-      const names = (await readdir(p)).filter(n => ARCHIVE_NAME.test(n)).sort()
+      const entries = await readdir(p, { withFileTypes: true })
+      const names = entries.filter(e => e.isFile() && ARCHIVE_NAME.test(e.name)).map(e => e.name).sort()
       for (const n of names) out.push(path.join(p, n))
     } else {
       out.push(p)

@@ -106,6 +106,7 @@ function installExitHook (): void {
   })
 }
 
+let fileSeq = 0
 const EAGAIN_RETRY_MS = 100
 const EAGAIN_RETRIES = 100
 
@@ -139,7 +140,7 @@ export class ArchiveWriter {
   #pendingRecords = 0
   #file: OpenFile | null = null
   /** The write in flight: replayed by flushSync, since positional writes are idempotent. */
-  #inFlight: { batch: Batch, data: Buffer, pos: number } | null = null
+  #inFlight: { batch: Batch, data: Buffer | null, pos: number } | null = null
   #loop: Promise<void> | null = null
   #rotateWanted = false
   #closing: Promise<void> | null = null
@@ -185,8 +186,9 @@ export class ArchiveWriter {
       installExitHook()
       openWriters.add(this)
     }
-    if (this.#o.flushMs > 0) {
-      this.#timer = setInterval(() => this.#tick(), Math.min(this.#o.flushMs, this.#o.rotateMs || this.#o.flushMs))
+    const period = Math.min(this.#o.flushMs || Infinity, this.#o.rotateMs || Infinity)
+    if (period !== Infinity) {
+      this.#timer = setInterval(() => this.#tick(), period)
       this.#timer.unref()
     }
   }
@@ -282,18 +284,29 @@ export class ArchiveWriter {
         this.#pendingBytes -= batch.len
         this.#pendingRecords -= batch.records
         if (batch.buf.length === this.#o.batchBytes && this.#free.length < 4) this.#free.push(batch.buf)
-        if (this.#file !== null && this.#file.bytes >= this.#o.rotateBytes) this.#rotateWanted = true
+        // Size and age rotation happen between batches, even while more are queued.
+        if (this.#file !== null && this.#due(this.#file)) await this.#sealFile()
+        continue
       }
-      if (this.#rotateWanted && this.#queue.length === 0) {
+      // Explicit rotate() and close() seal once everything queued before them is written.
+      if (this.#rotateWanted) {
         this.#rotateWanted = false
         await this.#sealFile()
       }
-      if (this.#queue.length === 0 && !this.#rotateWanted) return
+      if (this.#queue.length === 0) return
     }
   }
 
+  #due (file: OpenFile): boolean {
+    return file.bytes >= this.#o.rotateBytes ||
+      (this.#o.rotateMs > 0 && file.records > 0 && Date.now() - file.openedAt >= this.#o.rotateMs)
+  }
+
   #newFileName (): string {
-    const name = `${this.#o.prefix}_${utcStamp(new Date())}_${process.pid}-${randomBytes(4).toString('hex')}${this.codec ? '.fbf.lz4' : '.fbf'}`
+    // The sequence keeps files of one process in creation order within a second; the random
+    // part keeps names unique across restarts that reuse a pid.
+    const unique = (fileSeq++).toString(16).padStart(6, '0') + randomBytes(2).toString('hex')
+    const name = `${this.#o.prefix}_${utcStamp(new Date())}_${process.pid}-${unique}${this.codec ? '.fbf.lz4' : '.fbf'}`
     return path.join(this.dir, name)
   }
 
@@ -335,16 +348,31 @@ export class ArchiveWriter {
   }
 
   async #writeBatch (batch: Batch): Promise<void> {
+    // In flight from here: flushSync writes this batch itself if it runs meanwhile.
+    const inFlight: { batch: Batch, data: Buffer | null, pos: number } = { batch, data: null, pos: 0 }
+    this.#inFlight = inFlight
     let file = this.#file
-    try {
-      if (file === null) file = this.#file = await this.#openFile()
-    } catch (err) {
-      this.#failBatch(batch, err as NodeJS.ErrnoException, 'open')
-      return
+    if (file === null) {
+      try {
+        file = await this.#openFile()
+      } catch (err) {
+        this.#inFlight = null
+        this.#failBatch(batch, err as NodeJS.ErrnoException, 'open')
+        return
+      }
+      if (this.#inFlight !== inFlight) {
+        // flushSync ran while the file was being opened and wrote the batch to a file of its own.
+        liveTmpFiles.delete(file.tmpPath)
+        await closeP(file.fd).catch(() => {})
+        await unlink(file.tmpPath).catch(() => {})
+        return
+      }
+      this.#file = file
     }
     const data = this.#encode(batch, file.bytes === 0)
     const pos = file.bytes
-    this.#inFlight = { batch, data, pos }
+    inFlight.data = data
+    inFlight.pos = pos
     try {
       let done = 0
       let retries = 0
@@ -360,10 +388,10 @@ export class ArchiveWriter {
           throw err
         }
       }
-      if (this.#inFlight === null) return // flushSync took over
+      if (this.#inFlight !== inFlight) return // flushSync took over
       this.#commit(file, batch, data.length)
     } catch (err) {
-      if (this.#inFlight === null) return
+      if (this.#inFlight !== inFlight) return
       this.#failBatch(batch, err as NodeJS.ErrnoException, 'write')
       // Cut the partial block off so the file stays a valid prefix of a frame.
       try {
@@ -375,7 +403,7 @@ export class ArchiveWriter {
         await closeP(file.fd).catch(() => {})
       }
     } finally {
-      this.#inFlight = null
+      if (this.#inFlight === inFlight) this.#inFlight = null
     }
   }
 
@@ -471,12 +499,11 @@ export class ArchiveWriter {
 
   #tick (): void {
     if (this.#closed) return
-    const file = this.#file
-    if (this.#o.rotateMs > 0 && file !== null && file.records > 0 && Date.now() - file.openedAt >= this.#o.rotateMs) {
+    if (this.#o.flushMs > 0) this.#sealBatch()
+    if (this.#file !== null && this.#due(this.#file)) {
       this.#rotateWanted = true
+      this.#kick()
     }
-    this.#sealBatch()
-    if (this.#rotateWanted) this.#kick()
   }
 
   /** Writes the current batch and waits until everything appended so far is on disk. */
@@ -523,6 +550,8 @@ export class ArchiveWriter {
     const batches = [...(inFlight ? [inFlight.batch] : []), ...this.#queue, ...(this.#batch.len > 0 ? [this.#batch] : [])]
     this.#queue = []
     this.#batch = { buf: Buffer.alloc(0), len: 0, records: 0 }
+    this.#pendingBytes = 0
+    this.#pendingRecords = 0
     let file = this.#file
     this.#file = null
     try {
@@ -534,8 +563,10 @@ export class ArchiveWriter {
       }
       liveTmpFiles.delete(file.tmpPath)
       for (const batch of batches) {
-        const data = inFlight && batch === inFlight.batch ? inFlight.data : this.#encode(batch, file.bytes === 0)
-        const pos = inFlight && batch === inFlight.batch ? inFlight.pos : file.bytes
+        // The write in flight is repeated at its own position: same bytes, same place.
+        const replay = inFlight !== null && batch === inFlight.batch && inFlight.data !== null
+        const data = replay ? inFlight.data as Buffer : this.#encode(batch, file.bytes === 0)
+        const pos = replay ? inFlight.pos : file.bytes
         let done = 0
         while (done < data.length) done += writeSync(file.fd, data, done, data.length - done, pos + done)
         this.#commit(file, batch, data.length)

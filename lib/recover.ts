@@ -41,7 +41,6 @@ export async function recoverTmpFile (tmpPath: string): Promise<RecoveryResult> 
     try {
       // eslint-disable-next-line @typescript-eslint/no-unused-vars
       for await (const _ of readFileRecords(tmpPath, {}, sum));
-      sum.wholeFileBytes = sum.fileBytes // read to the end without a problem: already complete
     } catch (err) {
       if (!(err instanceof ArchiveError)) throw err
       result.cut = err.message
@@ -53,8 +52,9 @@ export async function recoverTmpFile (tmpPath: string): Promise<RecoveryResult> 
       await unlink(tmpPath)
       return result
     }
-    result.droppedBytes = sum.fileBytes - sum.wholeFileBytes
-    if (sum.wholeFileBytes === sum.fileBytes) {
+    result.droppedBytes = result.cut === undefined ? 0 : sum.fileBytes - sum.wholeFileBytes
+    if (result.cut === undefined) {
+      // Read to the end without a problem: already complete (crashed between seal and rename).
       result.records = sum.records
     } else {
       // Pass 2: count the whole records and hash their content, then cut and close the frame.

@@ -56,6 +56,8 @@ export default async function blackholePreset (fastify: FastifyInstance, rawOpts
       // The sink records what it receives; only the headers asked for are redacted.
       redact: o.redactHeaders.length > 0 ? { headers: o.redactHeaders } : false,
       originalUriHeader: 'x-original-uri',
+      // The sink's own 200 says nothing about the real service: replay must not compare with it.
+      recordResponse: false,
       ...(o.admin ? { exclude: { urls: [o.adminPrefix + '/', o.adminPrefix + '?'] } } : {})
     })
   }

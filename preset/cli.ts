@@ -5,6 +5,7 @@ import { helpText, parseCommand, UsageError, type CommandSpec, type ParsedFlags 
 import { dumpSpec, runDump } from './cmd-dump.js'
 import { runVerify, verifySpec } from './cmd-verify.js'
 import { runServe, serveSpec } from './cmd-serve.js'
+import { replaySpec, runReplay } from './cmd-replay.js'
 
 interface Command {
   spec: CommandSpec
@@ -13,6 +14,7 @@ interface Command {
 
 const commands: Command[] = [
   { spec: serveSpec, run: runServe },
+  { spec: replaySpec, run: runReplay },
   { spec: dumpSpec, run: runDump },
   { spec: verifySpec, run: runVerify }
 ]

@@ -1,7 +1,7 @@
 import { CODEC_NAMES, type CodecName } from '../lib/codecs.js'
 import { durationFlag, intFlag, UsageError, type CommandSpec, type ParsedFlags } from './args.js'
 import { normalizePresetOptions } from './preset-options.js'
-import { serve, type ServeOptions } from './server.js'
+import type { ServeOptions } from './server.js'
 
 export const serveSpec: CommandSpec = {
   name: 'serve',
@@ -93,7 +93,10 @@ export function serveOptions (flags: ParsedFlags): ServeOptions {
 }
 
 export async function runServe (flags: ParsedFlags): Promise<number> {
-  await serve(serveOptions(flags))
+  const options = serveOptions(flags)
+  // Loaded here so that the other commands do not pay for loading Fastify.
+  const { serve } = await import('./server.js')
+  await serve(options)
   // The server keeps the process alive; close-with-grace sets the exit code.
   return 0
 }

@@ -1,7 +1,5 @@
 // Writing lots of lines to stdout without buffering them all in memory, and without an
 // EPIPE stack trace when the reader (`| head`) goes away.
-import { once } from 'node:events'
-
 let closed = false
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') {
@@ -22,7 +20,22 @@ export async function out (text: string): Promise<boolean> {
     closed = true
     return false
   }
-  // once() rejects on 'error'; the EPIPE listener above has already recorded it.
-  if (full) await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')]).catch(() => {})
+  if (full) await drained()
   return !closed
+}
+
+/** Resolves on 'drain', 'close' or 'error' (the EPIPE listener above records that), leaving no listener behind. */
+function drained (): Promise<void> {
+  const stdout = process.stdout
+  return new Promise(resolve => {
+    const done = (): void => {
+      stdout.off('drain', done)
+      stdout.off('close', done)
+      stdout.off('error', done)
+      resolve()
+    }
+    stdout.on('drain', done)
+    stdout.on('close', done)
+    stdout.on('error', done)
+  })
 }

@@ -1,0 +1,102 @@
+// Turning a recorded request into the request replay sends: target URL, header list with
+// hop-by-hop headers dropped and rewrites applied, body as stored (already de-chunked).
+import type { DecodedRequest } from './record.js'
+
+/** Headers the client recomputes or that belong to the recorded connection, not the request. */
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'content-length', 'expect', 'http2-settings'
+])
+
+/** Splits a header block (`Name: value\r\n` lines) into [name, value] pairs, in order. */
+export function parseHeaderBlock (block: string): Array<[string, string]> {
+  const out: Array<[string, string]> = []
+  let at = 0
+  while (at < block.length) {
+    let end = block.indexOf('\n', at)
+    if (end === -1) end = block.length
+    const line = block.slice(at, end > at && block.charCodeAt(end - 1) === 13 ? end - 1 : end)
+    at = end + 1
+    if (line.length === 0) continue
+    const colon = line.indexOf(':', line.charCodeAt(0) === 58 ? 1 : 0) // HTTP/2 pseudo-headers start with ':'
+    if (colon <= 0) continue
+    out.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()])
+  }
+  return out
+}
+
+export interface Rewrites {
+  /** Headers set on every request, replacing recorded ones of the same name. Values may use {n}, {copy}, {loop}, {id}. */
+  setHeaders?: Array<[string, string]>
+  /** Header names removed (any case). */
+  removeHeaders?: string[]
+  /** Path rewrites applied in order to the path and query. */
+  rewritePath?: Array<[RegExp, string]>
+  /** Send the recorded Host header instead of the target's. */
+  keepHost?: boolean
+}
+
+export interface OutgoingRequest {
+  method: string
+  /** Path and query on the target (base path included). */
+  path: string
+  /** Flat [name, value, name, value, ...] list: order and duplicates kept. */
+  headers: string[]
+  body: Buffer | null
+  id: string
+  recordedStatus: number
+}
+
+export interface TemplateVars { n: number, copy: number, loop: number }
+
+function fill (template: string, v: TemplateVars, id: string): string {
+  if (!template.includes('{')) return template
+  return template.replace(/\{(n|copy|loop|id)\}/g, (_, k: string) => k === 'id' ? id : String(v[k as keyof TemplateVars]))
+}
+
+/** The path and query of a request target: origin-form as is, absolute-form reduced to its path. */
+export function targetPath (uri: string): string {
+  if (uri.startsWith('/')) return uri
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
+    const u = new URL(uri)
+    return u.pathname + u.search
+  }
+  if (uri === '*') return '*'
+  return '/' + uri
+}
+
+export class RequestShaper {
+  readonly #base: string
+  readonly #remove: Set<string>
+  readonly #set: Array<[string, string]>
+  readonly #setNames: Set<string>
+
+  constructor (target: URL, private readonly rw: Rewrites = {}) {
+    this.#base = target.pathname.replace(/\/+$/, '')
+    this.#set = rw.setHeaders ?? []
+    this.#setNames = new Set(this.#set.map(([n]) => n.toLowerCase()))
+    this.#remove = new Set((rw.removeHeaders ?? []).map(h => h.toLowerCase()))
+  }
+
+  shape (r: DecodedRequest, vars: TemplateVars): OutgoingRequest {
+    let path = targetPath(r.uri)
+    for (const [from, to] of this.rw.rewritePath ?? []) path = path.replace(from, to)
+    if (this.#base !== '') path = this.#base + (path === '*' ? '/' : path)
+    const headers: string[] = []
+    for (const [name, value] of parseHeaderBlock(r.headers)) {
+      const lower = name.toLowerCase()
+      if (name.startsWith(':') || HOP_BY_HOP.has(lower) || this.#remove.has(lower) || this.#setNames.has(lower)) continue
+      if (lower === 'host' && !this.rw.keepHost) continue
+      headers.push(name, value)
+    }
+    for (const [name, value] of this.#set) headers.push(name, fill(value, vars, r.id))
+    return {
+      method: r.method,
+      path,
+      headers,
+      body: r.body.length > 0 ? Buffer.from(r.body.buffer, r.body.byteOffset, r.body.length) : null,
+      id: r.id,
+      recordedStatus: r.responseStatus
+    }
+  }
+}
