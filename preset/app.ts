@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import blackhole from '../plugin/index.js'
 import { normalizePresetOptions, type PresetOptions, type ResolvedPresetOptions } from './preset-options.js'
 import { addAdminRoutes } from './admin.js'
+import { addReplayRoutes } from './replay-routes.js'
 import { startStatsLog } from './stats.js'
 
 export type { PresetOptions }
@@ -117,7 +118,16 @@ export default async function blackholePreset (fastify: FastifyInstance, rawOpts
   fastify.route({ method: methods, url: '/*', ...routeOpts })
 
   const startedAt = Date.now()
-  if (o.admin) addAdminRoutes(fastify, o, startedAt)
+  if (o.admin) {
+    // Own context: the admin routes parse JSON, the sink parses nothing.
+    await fastify.register(async function blackholeAdmin (admin) {
+      admin.addContentTypeParser('application/json', { parseAs: 'string' }, admin.getDefaultJsonParser('error', 'ignore'))
+      addAdminRoutes(admin, o, startedAt)
+      if (o.adminToken !== '') {
+        addReplayRoutes(admin, { prefix: o.adminPrefix, token: o.adminToken, allow: o.replayAllow, dir: o.out, maxJobs: o.replayMaxJobs })
+      }
+    })
+  }
   if (o.statsIntervalMs > 0) {
     const timer = startStatsLog(fastify, o.statsIntervalMs, startedAt)
     fastify.addHook('onClose', async () => clearInterval(timer))

@@ -6,6 +6,10 @@ import { dumpSpec, runDump } from './cmd-dump.js'
 import { runVerify, verifySpec } from './cmd-verify.js'
 import { runServe, serveSpec } from './cmd-serve.js'
 import { replaySpec, runReplay } from './cmd-replay.js'
+import { exportSpec, runExport } from './cmd-export.js'
+import { importSpec, runImport } from './cmd-import.js'
+import { extractSpec, runExtract } from './cmd-extract.js'
+import { runStats, statsSpec } from './cmd-stats.js'
 
 interface Command {
   spec: CommandSpec
@@ -16,7 +20,11 @@ const commands: Command[] = [
   { spec: serveSpec, run: runServe },
   { spec: replaySpec, run: runReplay },
   { spec: dumpSpec, run: runDump },
-  { spec: verifySpec, run: runVerify }
+  { spec: verifySpec, run: runVerify },
+  { spec: exportSpec, run: runExport },
+  { spec: importSpec, run: runImport },
+  { spec: extractSpec, run: runExtract },
+  { spec: statsSpec, run: runStats }
 ]
 
 function mainHelp (): string {

@@ -25,6 +25,12 @@ export interface PresetOptions {
   /** Serve the admin routes under adminPrefix. Default true. */
   admin?: boolean | string
   adminPrefix?: string
+  /** Bearer token for the replay routes; without it they do not exist. */
+  adminToken?: string
+  /** `host:port` patterns (with `*`) replay jobs may target. */
+  replayAllow?: string[] | string
+  /** Replay jobs running at once. Default 1. */
+  replayMaxJobs?: number | string
   /** Stats line interval (ms or duration); 0 disables. Default 10 s. */
   statsIntervalMs?: number | string
   /** Fixed response instead of an empty 200. */
@@ -47,6 +53,9 @@ export interface ResolvedPresetOptions {
   redactHeaders: string[]
   admin: boolean
   adminPrefix: string
+  adminToken: string
+  replayAllow: string[]
+  replayMaxJobs: number
   statsIntervalMs: number
   response: { status: number, headers: Record<string, string>, body: string }
 }
@@ -71,6 +80,12 @@ export function normalizePresetOptions (opts: PresetOptions = {}): ResolvedPrese
   if (!/^\/[A-Za-z0-9._~-]+$/.test(adminPrefix)) throw new UsageError(`--admin-prefix must look like /_blackhole, got '${adminPrefix}'`)
   const redact = opts.redactHeaders === undefined ? [] : Array.isArray(opts.redactHeaders) ? opts.redactHeaders : opts.redactHeaders.split(',')
   for (const h of redact) if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h)) throw new UsageError(`--redact-header must be a header name, got '${h}'`)
+  const adminToken = opts.adminToken ?? ''
+  if (adminToken !== '' && adminToken.length < 16) throw new UsageError('--admin-token must be at least 16 characters')
+  const replayAllow = opts.replayAllow === undefined ? [] : Array.isArray(opts.replayAllow) ? opts.replayAllow : opts.replayAllow.split(',').map(x => x.trim()).filter(Boolean)
+  for (const p of replayAllow) if (!/^[^:\s]+:(\d+|\*)$/.test(p) && !/^\[[^\]]+\]:(\d+|\*)$/.test(p)) throw new UsageError(`--replay-allow must look like host:port (with * wildcards), got '${p}'`)
+  const replayMaxJobs = opts.replayMaxJobs === undefined ? 1 : Number(opts.replayMaxJobs)
+  if (!Number.isInteger(replayMaxJobs) || replayMaxJobs < 1 || replayMaxJobs > 100) throw new UsageError(`--replay-max-jobs must be an integer from 1 to 100, got '${String(opts.replayMaxJobs)}'`)
   const status = opts.response?.status ?? 200
   if (!Number.isInteger(status) || status < 200 || status > 599) throw new UsageError(`--response-status must be an integer from 200 to 599, got '${status}'`)
   return {
@@ -89,6 +104,9 @@ export function normalizePresetOptions (opts: PresetOptions = {}): ResolvedPrese
     redactHeaders: redact.map(h => h.toLowerCase()),
     admin: bool('admin', opts.admin, true),
     adminPrefix,
+    adminToken,
+    replayAllow,
+    replayMaxJobs,
     statsIntervalMs: n('statsIntervalMs', 10_000, durationFlag),
     response: { status, headers: opts.response?.headers ?? {}, body: opts.response?.body ?? '' }
   }
