@@ -16,17 +16,33 @@ import { requireTool } from './tools.js'
 
 after(stopAll)
 
+/** Per-test cleanups, run last-in first-out: processes stop before their directory goes. */
+const cleanups = new WeakMap<TestContext, Array<() => Promise<unknown>>>()
+
+function onCleanup (t: TestContext, fn: () => Promise<unknown>): void {
+  let list = cleanups.get(t)
+  if (list === undefined) {
+    const fns: Array<() => Promise<unknown>> = []
+    list = fns
+    cleanups.set(t, fns)
+    t.after(async () => {
+      for (const f of fns.reverse()) await f().catch(() => {})
+    })
+  }
+  list.push(fn)
+}
+
 /** A temp dir removed after the test. */
 async function scratch (t: TestContext, tag: string): Promise<string> {
   const d = await tmpDir(tag)
-  t.after(() => rmDir(d))
+  onCleanup(t, () => rmDir(d))
   return d
 }
 
 /** A process stopped (by PID) after the test, whatever happens. */
 function track<T extends { proc: Proc } | Proc> (t: TestContext, p: T): T {
   const proc = p instanceof Proc ? p : p.proc
-  t.after(() => proc.stop(5000))
+  onCleanup(t, () => proc.stop(5000))
   return p
 }
 
@@ -199,10 +215,10 @@ describe('blackhole serve: SIGTERM under load', () => {
     const dir = await scratch(t, 'pp-load')
     const s = track(t, await startServe(['--out', dir]))
     const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
-    t.after(() => agent.destroy())
+    onCleanup(t, async () => agent.destroy())
     const payload = Buffer.from('{"load":"' + 'p'.repeat(200) + '"}')
     const load = startLoad(s.port, { concurrency: 16, maxRequests: 500_000, durationMs: 15_000, body: payload, agent })
-    t.after(() => load.stop())
+    onCleanup(t, async () => load.stop())
     // About a second of load (and at least some answers), then SIGTERM while it continues.
     const t0 = Date.now()
     while ((Date.now() - t0 < 1000 || load.result.ok < 100) && Date.now() - t0 < 8000) await sleep(20)
@@ -271,7 +287,7 @@ describe('blackhole serve: SIGTERM under load', () => {
     // An upload that never ends keeps the graceful close waiting.
     const hanging = http.request({ host: '127.0.0.1', port: s.port, method: 'POST', path: '/hanging', headers: { 'content-type': 'text/plain' } })
     hanging.on('error', () => {})
-    t.after(() => hanging.destroy())
+    onCleanup(t, async () => hanging.destroy())
     hanging.write('partial body')
     await sleep(200)
     s.proc.signal('SIGTERM')
