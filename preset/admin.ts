@@ -1,5 +1,5 @@
 // Admin routes under the reserved prefix (default /_blackhole). They are never recorded.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import { newSummary, readFileRecords } from '../lib/archive-reader.js'
 import type { ResolvedPresetOptions } from './preset-options.js'
 import { sinkStats } from './stats.js'
@@ -44,5 +44,7 @@ export function addAdminRoutes (fastify: FastifyInstance, o: ResolvedPresetOptio
     }
     return { dir: fastify.archive.dir, files: out }
   })
-  fastify.all(`${o.adminPrefix}/*`, { config }, async (_req, reply) => reply.code(404).send({ error: 'unknown admin route' }))
+  const unknown = async (_req: unknown, reply: FastifyReply): Promise<FastifyReply> => reply.code(404).send({ error: 'unknown admin route' })
+  fastify.all(o.adminPrefix, { config }, unknown)
+  fastify.all(`${o.adminPrefix}/*`, { config }, unknown)
 }

@@ -3,6 +3,7 @@
 // admin routes under a reserved prefix. Started by `blackhole serve` (server.ts) or by
 // fastify-cli (`fastify start dist/preset/app.js`).
 import http from 'node:http'
+import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import blackhole from '../plugin/index.js'
 import { normalizePresetOptions, type PresetOptions, type ResolvedPresetOptions } from './preset-options.js'
@@ -36,7 +37,7 @@ class BodyTooLargeError extends Error {
 // content-type check, and a sink answers 200 to every content type.
 const VALID_CT = /^\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*(;.*)?$/
 
-export default async function blackholePreset (fastify: FastifyInstance, rawOpts: PresetOptions): Promise<void> {
+async function blackholePreset (fastify: FastifyInstance, rawOpts: PresetOptions): Promise<void> {
   const o = normalizePresetOptions(rawOpts)
   const counters: SinkCounters = { requests: 0, bodyBytes: 0, tooLarge: 0 }
   fastify.decorate('sink', { counters, options: o })
@@ -59,7 +60,7 @@ export default async function blackholePreset (fastify: FastifyInstance, rawOpts
       originalUriHeader: 'x-original-uri',
       // The sink's own 200 says nothing about the real service: replay must not compare with it.
       recordResponse: false,
-      ...(o.admin ? { exclude: { urls: [o.adminPrefix + '/', o.adminPrefix + '?'] } } : {})
+      ...(o.admin ? { exclude: { urls: [new RegExp('^' + o.adminPrefix.replace(/[.]/g, '\\.') + '(?:[/?]|$)')] } } : {})
     })
   }
 
@@ -133,6 +134,9 @@ export default async function blackholePreset (fastify: FastifyInstance, rawOpts
     fastify.addHook('onClose', async () => clearInterval(timer))
   }
 }
+
+// Not encapsulated: the `sink` and `archive` decorators reach the instance the preset is registered on.
+export default fp(blackholePreset, { fastify: '5.x', name: 'fastify-blackhole-preset' })
 
 // fastify-cli: the server options used with `fastify start -o`.
 export const options = {

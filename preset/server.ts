@@ -47,10 +47,10 @@ export async function buildServer (o: ServeOptions): Promise<FastifyInstance> {
   return app
 }
 
-function describe (o: ServeOptions): string {
+function describe (o: ServeOptions, port: number): string {
   const p = normalizePresetOptions(o.preset)
   const scheme = o.tlsCert ? 'https' : 'http'
-  const lines = [`blackhole: listening on ${scheme}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}${o.http2 ? ' (HTTP/2 and HTTP/1.1)' : ''}` +
+  const lines = [`blackhole: listening on ${scheme}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}${o.http2 ? ' (HTTP/2 and HTTP/1.1)' : ''}` +
     (o.workers > 1 ? ` with ${o.workers} workers` : '')]
   lines.push(p.record ? `blackhole: recording into ${path.resolve(p.out)}` : 'blackhole: not recording (--no-record): every request is answered and discarded')
   if (p.admin) lines.push(`blackhole: stats at ${p.adminPrefix}/stats`)
@@ -81,7 +81,8 @@ export async function startStandalone (o: ServeOptions, opts: { quietBanner?: bo
   if (opts.ignoreSigint) process.on('SIGINT', () => {})
   app.addHook('onClose', async () => grace.uninstall())
   await app.listen({ port: o.port, host: o.host })
-  if (!opts.quietBanner) process.stdout.write(describe(o))
+  const address = app.server.address()
+  if (!opts.quietBanner) process.stdout.write(describe(o, typeof address === 'object' && address !== null ? address.port : o.port))
   return app
 }
 
@@ -144,8 +145,8 @@ export async function serve (o: ServeOptions): Promise<void> {
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
   let listening = 0
-  cluster.on('listening', () => {
-    if (++listening === o.workers) process.stdout.write(describe(o))
+  cluster.on('listening', (_w, address) => {
+    if (++listening === o.workers) process.stdout.write(describe(o, address.port))
   })
   for (let i = 0; i < o.workers; i++) fork()
 }

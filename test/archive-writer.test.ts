@@ -41,7 +41,7 @@ describe('ArchiveWriter round trip', () => {
       const names = await listDir(dir)
       assert.equal(names.length, 1, `one file expected, got ${names.join(', ')}`)
       const ext = codec === 'none' ? '\\.fbf' : '\\.fbf\\.lz4'
-      const m = new RegExp(`^requests_(\\d{14})_${process.pid}-[0-9a-f]{8}${ext}$`).exec(names[0])
+      const m = new RegExp(`^requests_(\\d{14})_${process.pid}-[0-9a-f]{10}${ext}$`).exec(names[0])
       assert.ok(m, `bad file name ${names[0]}`)
       assert.ok(m[1] >= before && m[1] <= after, `stamp ${m[1]} not between ${before} and ${after} (UTC)`)
       const file = path.join(dir, names[0])
