@@ -65,8 +65,7 @@ export function toHttpMessage (r: DecodedRequest): HttpMessage {
     notes.push('Transfer-Encoding: chunked kept; the stored body is sent as one chunk')
   } else {
     payload = body
-    const cl = lines.map((l, i) => [l, i] as const).filter(([l]) => nameOf(l) === 'content-length')
-    if (cl.length > 0) {
+    if (lines.some(l => nameOf(l) === 'content-length')) {
       const want = String(body.length)
       let changed = false
       lines = lines.map(l => {

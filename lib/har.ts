@@ -98,6 +98,8 @@ export interface HarEntry {
   _bodyLength?: number
   /** Arrival time in ns since the epoch, decimal ("0" when the record has none). */
   _timeNs?: string
+  /** Only when the record has no HTTP version (blackhole's records): "" (`httpVersion` then says HTTP/1.1). */
+  _httpVersion?: string
 }
 
 export interface HarCreator {
@@ -329,7 +331,8 @@ export function toHarEntry (r: DecodedRequest, opts: ToHarOptions = {}): HarEntr
     _remotePort: r.remotePort,
     _bodyTruncated: r.bodyTruncated,
     _bodyLength: r.bodyLength,
-    _timeNs: r.timeNs.toString()
+    _timeNs: r.timeNs.toString(),
+    ...(r.httpVersion === '' ? { _httpVersion: '' } : {})
   }
 }
 
@@ -472,7 +475,12 @@ export function fromHarEntry (entry: unknown, index: number): RequestRecord {
 
   const record: RequestRecord = { method: req.method as string, uri, headers }
   if (body !== undefined) record.body = body
-  if (typeof req.httpVersion === 'string' && req.httpVersion !== '') record.httpVersion = httpVersionFrom(req.httpVersion)
+  if (e._httpVersion !== undefined) {
+    if (typeof e._httpVersion !== 'string') fail('_httpVersion is not a string')
+    if (e._httpVersion !== '') record.httpVersion = e._httpVersion as string
+  } else if (typeof req.httpVersion === 'string' && req.httpVersion !== '') {
+    record.httpVersion = httpVersionFrom(req.httpVersion)
+  }
 
   if (e._id !== undefined) {
     if (typeof e._id !== 'string') fail('_id is not a string')
@@ -508,7 +516,7 @@ export function fromHarEntry (entry: unknown, index: number): RequestRecord {
   const res = e.response
   if (res !== undefined && res !== null) {
     if (!isObject(res)) fail('response is not an object')
-    const status = res.status
+    const status = (res as Record<string, unknown>).status
     if (status !== undefined && (typeof status !== 'number' || !Number.isInteger(status) || status < 0 || status > 65535)) {
       fail('response.status is not an integer from 0 to 65535')
     }
