@@ -10,6 +10,7 @@ export const kCapture = Symbol('fastify-blackhole.capture')
 type PushFn = (chunk: unknown, encoding?: BufferEncoding) => boolean
 type TeeStream = Readable & { [kCapture]?: Capture, push: PushFn, complete?: boolean }
 type CapturedResponse = ServerResponse & { [kCapture]?: Capture }
+type CapturedSocket = NonNullable<IncomingMessage['socket']> & { [kCapture]?: Capture }
 
 export class Capture {
   readonly chunks: Buffer[] = []
@@ -45,6 +46,20 @@ export class Capture {
   }
 
   /** Part of the body is missing: over maxBodyBytes, or the request never completed. */
+  /**
+   * The response went out before the body ended (the app answered early, e.g. 413): the request
+   * stream may never end or close now, so the connection closing finishes the capture too.
+   */
+  awaitBodyEnd (): void {
+    const socket = (this.raw as unknown as IncomingMessage).socket as CapturedSocket | null
+    if (socket === null || socket.destroyed) {
+      this.finish()
+      return
+    }
+    socket[kCapture] = this
+    socket.once('close', onSocketClose)
+  }
+
   get truncated (): boolean {
     return this.received > this.kept || !this.ended
   }
@@ -61,6 +76,11 @@ export class Capture {
     this.res[kCapture] = undefined
     this.raw.removeListener('close', onRequestClose)
     this.res.removeListener('close', onResponseClose)
+    const socket = (this.raw as unknown as IncomingMessage).socket as CapturedSocket | null
+    if (socket?.[kCapture] === this) {
+      socket[kCapture] = undefined
+      socket.removeListener('close', onSocketClose)
+    }
     this.onDone(this)
   }
 }
@@ -97,6 +117,10 @@ function onResponseClose (this: CapturedResponse): void {
   if (cap !== undefined && !this.writableFinished) cap.finish()
 }
 
+function onSocketClose (this: CapturedSocket): void {
+  this[kCapture]?.finish()
+}
+
 /** Chunks already buffered in the stream before the tee was installed (an async hook ran first). */
 function buffered (raw: Readable): Buffer[] {
   const state = (raw as unknown as { _readableState?: { buffer?: unknown } })._readableState
@@ -117,7 +141,10 @@ export function startCapture (raw: IncomingMessage, res: ServerResponse, startNs
   const stream = raw as unknown as TeeStream
   const cap = new Capture(stream, res, startNs, maxBodyBytes, onDone)
   if (stream.readableLength > 0) for (const c of buffered(stream)) cap.add(c)
-  if (raw.complete) cap.ended = true
+  // A request without a body never ends its stream unless someone reads it (inject, bodyless methods).
+  const h = raw.headers
+  // (HTTP/2 bodies need no length header, so there only the stream says when it is complete.)
+  if (raw.complete || (raw.httpVersionMajor < 2 && h['transfer-encoding'] === undefined && (h['content-length'] === undefined || h['content-length'] === '0'))) cap.ended = true
   stream[kCapture] = cap
   stream.push = teePush
   stream.once('close', onRequestClose)

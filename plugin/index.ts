@@ -54,7 +54,7 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     /** `false`: never record this route; `{ sample }`: its own sampling rate. */
-    blackhole?: false | { sample?: number }
+    blackhole?: false | { sample: number }
   }
 }
 
@@ -132,7 +132,7 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
         id: headerValue(headers[o.idHeader]) ?? idPrefix + (++idSeq).toString(36),
         method: raw.method ?? '',
         uri,
-        headers: headerBlock(raw.rawHeaders, r),
+        headers: headerBlock(raw.rawHeaders, r, o.originalUriHeader),
         body,
         timeNs: epochBase + cap.startNs,
         remoteAddr: raw.socket?.remoteAddress,
@@ -155,7 +155,12 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
   function onRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     try {
       stats.seen++
-      const rc = request.routeOptions.config.blackhole
+      let rc = request.routeOptions.config.blackhole
+      if (rc !== undefined && rc !== false && (typeof rc !== 'object' || rc === null || (rc.sample !== undefined && typeof rc.sample !== 'number'))) {
+        // Only routes registered before the plugin escape the onRoute check: ignore, say so once.
+        log.error('route-config', `fastify-blackhole: route ${request.routeOptions.url} has an invalid config.blackhole (register the plugin before the routes); ignored`)
+        rc = undefined
+      }
       if (rc === false) {
         stats.skipped.route++
       } else {
@@ -176,8 +181,9 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
       cap.responded = true
       cap.status = reply.statusCode
       cap.endNs = process.hrtime.bigint()
-      // A body still arriving (the app answered early) is recorded when it ends.
+      // A body still arriving (the app answered early) is recorded when it ends or the connection closes.
       if (cap.ended) cap.finish()
+      else cap.awaitBodyEnd()
     }
     done()
   }

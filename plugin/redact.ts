@@ -3,8 +3,13 @@
 import { createHmac } from 'node:crypto'
 import type { ResolvedRedact } from './options.js'
 
-function replacement (r: ResolvedRedact, value: string): string {
-  if (r.mode === 'hash') return 'hmac:' + createHmac('sha256', r.hashKey as Buffer).update(value, 'latin1').digest('base64url')
+/**
+ * The text that replaces a secret. Header values are byte strings (one char per byte, as Node
+ * gives them) and are hashed as latin1; decoded values (query, JSON, form) are Unicode and hashed
+ * as UTF-8, so two different secrets never hash alike.
+ */
+function replacement (r: ResolvedRedact, value: string, encoding: 'latin1' | 'utf8' = 'utf8'): string {
+  if (r.mode === 'hash') return 'hmac:' + createHmac('sha256', r.hashKey as Buffer).update(value, encoding).digest('base64url')
   return r.mask
 }
 
@@ -12,14 +17,20 @@ function replacement (r: ResolvedRedact, value: string): string {
  * Builds the header block (`Name: value\r\n` lines, then `\r\n`) from Node's rawHeaders
  * (original case, order and duplicates), redacting the configured headers.
  */
-export function headerBlock (raw: string[], r: ResolvedRedact | null): string {
+export function headerBlock (raw: string[], r: ResolvedRedact | null, originalUriHeader: string | null = null): string {
   let out = ''
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]
     let value = raw[i + 1]
-    if (r !== null && r.headers.size > 0 && r.headers.has(name.toLowerCase())) {
-      if (r.mode === 'remove') continue
-      value = replacement(r, value)
+    if (r !== null) {
+      const lower = name.toLowerCase()
+      if (r.headers.has(lower)) {
+        if (r.mode === 'remove') continue
+        value = replacement(r, value, 'latin1')
+      } else if (r.query.size > 0 && (lower === 'referer' || lower === originalUriHeader)) {
+        // URLs in headers carry the same query parameters as the request target.
+        value = redactUri(value, r)
+      }
     }
     out += name + ': ' + value + '\r\n'
   }
