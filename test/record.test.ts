@@ -1,0 +1,387 @@
+// The record codec (lib/record.ts): round trips, the stored bytes, defaults of the appended
+// fields, blackhole-style records built with the plain flatbuffers API, builder reuse, and
+// decodeRequest's robustness against damaged bytes.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Builder } from 'flatbuffers'
+import { buildRequest, BuilderPool, decodeRequest, encodeRequest, Field, RecordFormatError, type RequestRecord } from '../lib/record.js'
+import { assertDecoded, randomRecord, Rng } from './fixtures-core.js'
+
+// --- a minimal FlatBuffers reader, independent of lib/record.ts, to look at stored bytes ---
+
+interface Layout {
+  table: number
+  vtable: number
+  vtSize: number
+  /** Field offset inside the table per slot (0 = absent). */
+  slots: number[]
+}
+
+function layout (rec: Uint8Array): Layout {
+  const dv = new DataView(rec.buffer, rec.byteOffset, rec.length)
+  const table = dv.getUint32(0, true)
+  const vtable = table - dv.getInt32(table, true)
+  const vtSize = dv.getUint16(vtable, true)
+  const slots: number[] = []
+  for (let i = 0; i < (vtSize - 4) / 2; i++) slots.push(dv.getUint16(vtable + 4 + i * 2, true))
+  return { table, vtable, vtSize, slots }
+}
+
+/** Absolute position of a scalar field, or -1 when absent. */
+function scalarPos (rec: Uint8Array, slot: number): number {
+  const l = layout(rec)
+  const off = l.slots[slot] ?? 0
+  return off === 0 ? -1 : l.table + off
+}
+
+/** The raw bytes of a string or vector field, or null when absent. */
+function vectorBytes (rec: Uint8Array, slot: number): Buffer | null {
+  const p = scalarPos(rec, slot)
+  if (p < 0) return null
+  const b = Buffer.from(rec.buffer, rec.byteOffset, rec.length)
+  const start = p + b.readUInt32LE(p)
+  const len = b.readUInt32LE(start)
+  return b.subarray(start + 4, start + 4 + len)
+}
+
+const u64At = (rec: Uint8Array, slot: number): bigint => Buffer.from(rec.buffer, rec.byteOffset, rec.length).readBigUInt64LE(scalarPos(rec, slot))
+const u16At = (rec: Uint8Array, slot: number): number => Buffer.from(rec.buffer, rec.byteOffset, rec.length).readUInt16LE(scalarPos(rec, slot))
+
+function roundTrip (r: RequestRecord): Uint8Array {
+  const bytes = encodeRequest(r)
+  assertDecoded(decodeRequest(bytes), r)
+  return bytes
+}
+
+test('random records round trip, and buildRequest and encodeRequest give the same bytes', () => {
+  const rng = new Rng(0xB1AC)
+  const fresh = new Builder(16)
+  for (let i = 0; i < 600; i++) {
+    const r = randomRecord(rng, i)
+    const bytes = roundTrip(r)
+    assert.deepStrictEqual(Buffer.from(buildRequest(fresh, r)), Buffer.from(bytes), `record ${i}`)
+  }
+})
+
+test('empty, null and absent bodies', () => {
+  const empty = roundTrip({ method: 'GET', uri: '/', body: new Uint8Array(0) })
+  assert.deepStrictEqual(vectorBytes(empty, Field.body), Buffer.alloc(0), 'an empty body is stored as an empty vector')
+  for (const r of [{ method: 'GET', uri: '/', body: null }, { method: 'GET', uri: '/' }]) {
+    const bytes = roundTrip(r)
+    assert.equal(vectorBytes(bytes, Field.body), null, 'no body: no body field')
+    const d = decodeRequest(bytes)
+    assert.equal(d.body.length, 0)
+    assert.equal(d.bodyLength, 0)
+  }
+  // A body that was not kept at all, but whose length is known.
+  const dropped = roundTrip({ method: 'POST', uri: '/', body: null, bodyLength: 1234, bodyTruncated: true })
+  assert.equal(u64At(dropped, Field.bodyLength), 1234n)
+})
+
+test('a binary body with every byte value is stored verbatim', () => {
+  const body = new Uint8Array(256 * 4)
+  for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xFF
+  const bytes = roundTrip({ method: 'POST', uri: '/bin', body })
+  assert.deepStrictEqual(vectorBytes(bytes, Field.body), Buffer.from(body))
+  const d = decodeRequest(bytes)
+  assert.equal(new Set(d.body).size, 256)
+  assert.equal(d.bodyLength, 1024)
+})
+
+test('a 5 MiB body round trips', () => {
+  const body = new Rng(5).bytes(5 << 20)
+  const bytes = roundTrip({ method: 'PUT', uri: '/big', body, headers: 'Content-Length: 5242880\r\n\r\n' })
+  assert.ok(bytes.length > (5 << 20) && bytes.length < (5 << 20) + 256, `record is ${bytes.length} bytes`)
+  assert.ok(vectorBytes(bytes, Field.body)?.equals(body))
+})
+
+test('strings of bytes up to U+00FF are stored one byte per char (latin1)', () => {
+  const headers = 'X-Name: caf\xe9\xff\x80\x00\r\nX-Plain: a\r\n\r\n'
+  const r = { id: 'id-\xe9', method: 'G\xc9T', uri: '/caf\xe9?x=\xff', headers }
+  const bytes = roundTrip(r)
+  assert.deepStrictEqual(vectorBytes(bytes, Field.headers), Buffer.from(headers, 'latin1'))
+  assert.deepStrictEqual(vectorBytes(bytes, Field.headers)?.subarray(11, 15), Buffer.from([0xE9, 0xFF, 0x80, 0x00]))
+  assert.deepStrictEqual(vectorBytes(bytes, Field.id), Buffer.from([0x69, 0x64, 0x2D, 0xE9]))
+  assert.deepStrictEqual(vectorBytes(bytes, Field.method), Buffer.from([0x47, 0xC9, 0x54]))
+  assert.deepStrictEqual(vectorBytes(bytes, Field.uri), Buffer.from('/caf\xe9?x=\xff', 'latin1'))
+})
+
+test('a header block of 5000 lines round trips byte for byte', () => {
+  const lines: string[] = []
+  for (let i = 0; i < 5000; i++) lines.push(`X-Header-${i}: value-${i}-\xe9${i % 3 === 0 ? ' \xff' : ''}\r\n`)
+  const headers = lines.join('') + '\r\n'
+  const bytes = roundTrip({ method: 'GET', uri: '/many', headers })
+  const stored = vectorBytes(bytes, Field.headers)
+  assert.equal(stored?.length, headers.length)
+  assert.deepStrictEqual(stored, Buffer.from(headers, 'latin1'))
+  assert.equal(decodeRequest(bytes).headers.split('\r\n').length, 5002)
+})
+
+test('strings with characters above U+00FF are stored as UTF-8', () => {
+  const id = 'r\xe9-\u20ac-\u{1F600}'
+  const uri = '/\u0100/\u4e2d\u6587'
+  const r = { id, method: 'GET', uri, headers: 'X-Emoji: \u{1F4A9}\r\n\r\n' }
+  const bytes = roundTrip(r)
+  // Every char of such a string goes through UTF-8, the latin1 ones too (\xe9 becomes C3 A9).
+  assert.deepStrictEqual(vectorBytes(bytes, Field.id), Buffer.from([0x72, 0xC3, 0xA9, 0x2D, 0xE2, 0x82, 0xAC, 0x2D, 0xF0, 0x9F, 0x98, 0x80]))
+  assert.deepStrictEqual(vectorBytes(bytes, Field.uri), Buffer.from(uri, 'utf8'))
+  const d = decodeRequest(bytes)
+  // decodeRequest gives the bytes back one char per byte: UTF-8 decoding restores the text.
+  assert.equal(Buffer.from(d.id, 'latin1').toString('utf8'), id)
+  assert.equal(Buffer.from(d.uri, 'latin1').toString('utf8'), uri)
+  assert.equal(Buffer.from(d.headers, 'latin1').toString('utf8'), 'X-Emoji: \u{1F4A9}\r\n\r\n')
+  // Byte arrays are stored as given.
+  const raw = new Uint8Array([0xC3, 0x28, 0xFF, 0x00])
+  const b2 = roundTrip({ id: raw, method: 'GET', uri: '/' })
+  assert.deepStrictEqual(vectorBytes(b2, Field.id), Buffer.from(raw))
+})
+
+test('appended fields at their extremes', () => {
+  const cases: RequestRecord[] = [
+    { method: 'GET', uri: '/', timeNs: (1n << 63n) - 1n, responseTimeNs: 1n },
+    { method: 'GET', uri: '/', timeNs: 1n << 63n, responseTimeNs: (1n << 63n) + 7n },
+    { method: 'GET', uri: '/', timeNs: (1n << 64n) - 1n, responseTimeNs: (1n << 64n) - 1n }
+  ]
+  for (const r of cases) {
+    const bytes = roundTrip(r)
+    assert.equal(u64At(bytes, Field.timeNs), r.timeNs)
+    assert.equal(u64At(bytes, Field.responseTimeNs), r.responseTimeNs)
+  }
+  const body = new Uint8Array(1000).fill(0x61)
+  const full: RequestRecord = {
+    id: 'x',
+    method: 'POST',
+    uri: '/full',
+    headers: 'A: b\r\n\r\n',
+    body,
+    timeNs: 1_732_546_800_123_456_789n,
+    remoteAddr: '2001:0db8:85a3:0000:0000:8a2e:0370:7334',
+    remotePort: 65535,
+    httpVersion: '2.0',
+    bodyLength: 10 * 1024 * 1024,
+    bodyTruncated: true,
+    responseStatus: 599,
+    responseTimeNs: 987_654_321n
+  }
+  const bytes = roundTrip(full)
+  assert.equal(u16At(bytes, Field.remotePort), 65535)
+  assert.equal(u16At(bytes, Field.responseStatus), 599)
+  assert.equal(u64At(bytes, Field.bodyLength), 10485760n)
+  assert.equal(bytes[scalarPos(bytes, Field.bodyTruncated)], 1)
+  assert.deepStrictEqual(vectorBytes(bytes, Field.remoteAddr), Buffer.from(full.remoteAddr as string))
+  assert.deepStrictEqual(vectorBytes(bytes, Field.httpVersion), Buffer.from('2.0'))
+  const d = decodeRequest(bytes)
+  assert.equal(d.body.length, 1000)
+  assert.equal(d.bodyLength, 10485760)
+  // Truncated with no explicit length: the stored length is the body's.
+  const t = roundTrip({ method: 'POST', uri: '/', body, bodyTruncated: true })
+  assert.equal(u64At(t, Field.bodyLength), 1000n)
+})
+
+test('absent appended fields are not stored and read as zero', () => {
+  const body = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+  const r = { id: 'a', method: 'GET', uri: '/', headers: '\r\n', body, bodyLength: 10 }
+  const bytes = roundTrip(r)
+  const l = layout(bytes)
+  // Only blackhole's five slots: vtable 4 + 5 * 2 bytes, with their offsets all set.
+  assert.equal(l.vtSize, 14)
+  assert.equal(l.slots.length, 5)
+  assert.ok(l.slots.every(o => o > 0))
+  const d = decodeRequest(bytes)
+  assert.equal(d.timeNs, 0n)
+  assert.equal(d.remoteAddr, '')
+  assert.equal(d.remotePort, 0)
+  assert.equal(d.httpVersion, '')
+  assert.equal(d.bodyLength, 10)
+  assert.equal(d.bodyTruncated, false)
+  assert.equal(d.responseStatus, 0)
+  assert.equal(d.responseTimeNs, 0n)
+  // Zero values are defaults: not stored either.
+  const zeros = encodeRequest({ method: 'GET', uri: '/', timeNs: 0n, remotePort: 0, responseStatus: 0, responseTimeNs: 0n, bodyTruncated: false, remoteAddr: '', httpVersion: '' })
+  assert.equal(layout(zeros).slots.length, 3)
+  // Only method and uri: id, headers and body are absent, not empty.
+  const min = encodeRequest({ method: 'GET', uri: '/' })
+  assert.equal(vectorBytes(min, Field.id), null)
+  assert.equal(vectorBytes(min, Field.headers), null)
+  assert.deepStrictEqual(vectorBytes(min, Field.method), Buffer.from('GET'))
+})
+
+test('a blackhole record built with the standard Builder API decodes with zero defaults', () => {
+  const b = new Builder(2048)
+  const body = b.createByteVector(new Uint8Array([0, 1, 2, 0xFF]))
+  const headers = b.createString(Buffer.from('Host: x\r\nX-L: \xe9\r\n\r\n', 'latin1'))
+  const uri = b.createString('/blackhole?a=1')
+  const method = b.createString('POST')
+  const id = b.createString('FH-1700000000000000000-4294967297')
+  b.startObject(5)
+  b.addFieldOffset(0, id, 0)
+  b.addFieldOffset(1, method, 0)
+  b.addFieldOffset(2, uri, 0)
+  b.addFieldOffset(3, headers, 0)
+  b.addFieldOffset(4, body, 0)
+  b.finish(b.endObject())
+  const bytes = b.asUint8Array().slice()
+  assert.equal(layout(bytes).vtSize, 14)
+  const d = decodeRequest(bytes)
+  assertDecoded(d, {
+    id: 'FH-1700000000000000000-4294967297',
+    method: 'POST',
+    uri: '/blackhole?a=1',
+    headers: 'Host: x\r\nX-L: \xe9\r\n\r\n',
+    body: new Uint8Array([0, 1, 2, 0xFF])
+  })
+  // Fields in another order, and an empty table: still fine.
+  const b2 = new Builder(64)
+  const m2 = b2.createString('GET')
+  b2.startObject(5)
+  b2.addFieldOffset(1, m2, 0)
+  b2.finish(b2.endObject())
+  assertDecoded(decodeRequest(b2.asUint8Array()), { method: 'GET', uri: '' })
+})
+
+test('BuilderPool reuse: bytes copied out stay intact after the builder is reused', () => {
+  const pool = new BuilderPool(1, 64)
+  const b = pool.acquire()
+  const r1 = { id: 'first', method: 'GET', uri: '/one', headers: 'A: 1\r\n\r\n', body: new Uint8Array([1, 2, 3]) }
+  const copy1 = buildRequest(b, r1).slice()
+  const snapshot = Buffer.from(copy1)
+  pool.release(b)
+  assert.equal(pool.size, 1)
+  const b2 = pool.acquire()
+  assert.equal(b2, b, 'the pool hands the same builder back')
+  // Bigger record: the builder grows and its old buffer is rewritten.
+  const r2 = { id: 'second', method: 'POST', uri: '/two', body: new Rng(2).bytes(10_000) }
+  const view2 = buildRequest(b2, r2)
+  assert.deepStrictEqual(Buffer.from(copy1), snapshot)
+  assertDecoded(decodeRequest(copy1), r1)
+  assertDecoded(decodeRequest(view2), r2)
+  // After a clear and a smaller record, the builder gives exactly what a fresh one gives.
+  const r3 = { method: 'GET', uri: '/3' }
+  assert.deepStrictEqual(Buffer.from(buildRequest(b2, r3)), Buffer.from(buildRequest(new Builder(16), r3)))
+  pool.release(b2)
+  // encodeRequest hands out copies: a later record does not change an earlier one.
+  const e1 = encodeRequest(r1, pool)
+  const e1copy = Buffer.from(e1)
+  encodeRequest(r2, pool)
+  encodeRequest({ method: 'DELETE', uri: '/x'.repeat(500) }, pool)
+  assert.deepStrictEqual(Buffer.from(e1), e1copy)
+  assert.equal(pool.size, 1)
+  // A builder that grew past maxKeepBytes is not kept.
+  const big = pool.acquire()
+  buildRequest(big, { method: 'PUT', uri: '/', body: new Uint8Array(100_000) })
+  pool.release(big, 65536)
+  assert.equal(pool.size, 0)
+})
+
+test('decodeRequest reads records inside a larger, unaligned buffer', () => {
+  const r = randomRecord(new Rng(9), 1)
+  r.body = new Uint8Array([9, 8, 7])
+  r.timeNs = 123456789012345678n
+  const rec = encodeRequest(r)
+  const host = new Uint8Array(rec.length + 10)
+  host.set(rec, 3)
+  const d = decodeRequest(host.subarray(3, 3 + rec.length))
+  assertDecoded(d, r)
+  assert.equal(d.body.byteOffset > 3, true)
+})
+
+test('decodeRequest throws RecordFormatError for hand-made bad structures', () => {
+  const good = encodeRequest({ id: 'abc', method: 'GET', uri: '/x', headers: 'A: b\r\n\r\n', body: new Uint8Array(16), timeNs: 5n })
+  const cases: Array<[string, Uint8Array, RegExp]> = []
+  cases.push(['empty', new Uint8Array(0), /too short/])
+  cases.push(['7 bytes', good.subarray(0, 7), /too short/])
+  const huge = good.slice()
+  new DataView(huge.buffer).setUint32(0, 0xFFFFFFF0, true)
+  cases.push(['root offset 2^32-16', huge, /root table offset/])
+  const l = layout(good)
+  const vt = good.slice()
+  new DataView(vt.buffer).setInt32(l.table, l.table + 1000, true)
+  cases.push(['vtable before the start', vt, /vtable offset/])
+  const vt2 = good.slice()
+  new DataView(vt2.buffer).setInt32(l.table, -100000, true)
+  cases.push(['vtable past the end', vt2, /vtable offset/])
+  const odd = good.slice()
+  new DataView(odd.buffer).setUint16(l.vtable, 7, true)
+  cases.push(['odd vtable size', odd, /bad vtable size/])
+  const tsz = good.slice()
+  new DataView(tsz.buffer).setUint16(l.vtable + 2, 0xFFFF, true)
+  cases.push(['table size past the end', tsz, /runs past the record/])
+  const fld = good.slice()
+  new DataView(fld.buffer).setUint16(l.vtable + 4 + 2 * Field.uri, 0xFFF0, true)
+  cases.push(['field offset outside the table', fld, /field 2 lies outside its table/])
+  const vec = good.slice()
+  const uriPos = l.table + l.slots[Field.uri]
+  new DataView(vec.buffer).setUint32(uriPos, 0x7FFFFFFF, true)
+  cases.push(['string offset 2^31', vec, /field 2 points outside the record/])
+  const len = good.slice()
+  const bodyVec = l.table + l.slots[Field.body] + new DataView(len.buffer).getUint32(l.table + l.slots[Field.body], true)
+  new DataView(len.buffer).setUint32(bodyVec, 0xFFFFFFFF, true)
+  cases.push(['body length 2^32-1', len, /field 4 \(4294967295 bytes\) runs past the record/])
+  cases.push(['cut in half', good.subarray(0, good.length >> 1), /outside|past|size/])
+  for (const [name, bytes, re] of cases) {
+    assert.throws(() => decodeRequest(bytes), (err: Error) => {
+      assert.ok(err instanceof RecordFormatError, `${name}: ${err.name}: ${err.message}`)
+      assert.match(err.message, re, name)
+      return true
+    }, name)
+  }
+})
+
+test('decodeRequest on thousands of damaged records throws only RecordFormatError', () => {
+  const rng = new Rng(0xDEAD)
+  const bases: Uint8Array[] = []
+  for (let i = 0; i < 20; i++) {
+    const r = randomRecord(rng, i, 300)
+    r.timeNs = 1n + BigInt(i)
+    r.remoteAddr = '192.0.2.1'
+    r.remotePort = 1000 + i
+    r.httpVersion = '1.1'
+    r.responseStatus = 200
+    bases.push(encodeRequest(r))
+  }
+  const counts = { ok: 0, rejected: 0 }
+  for (let i = 0; i < 6000; i++) {
+    const base = bases[i % bases.length]
+    let m: Uint8Array
+    const kind = i % 5
+    if (kind === 0) {
+      // Bit flips.
+      m = base.slice()
+      const flips = 1 + rng.int(8)
+      for (let f = 0; f < flips; f++) m[rng.int(m.length)] ^= 1 << rng.int(8)
+    } else if (kind === 1) {
+      // Truncation.
+      m = base.slice(0, rng.int(base.length))
+    } else if (kind === 2) {
+      // A huge or negative 32-bit value over an offset-sized word.
+      m = base.slice()
+      const at = rng.int(m.length - 3) & ~1
+      new DataView(m.buffer).setUint32(at, rng.pick([0xFFFFFFFF, 0x80000000, 0x7FFFFFFF, 0xFFFFFFF0, m.length, m.length - 2, rng.u32()]), true)
+    } else if (kind === 3) {
+      // 16-bit vtable-sized values.
+      m = base.slice()
+      const at = rng.int(m.length - 1)
+      new DataView(m.buffer).setUint16(at, rng.pick([0xFFFF, 0x8000, 1, 3, rng.int(0x10000)]), true)
+    } else {
+      // Random bytes with a plausible root offset.
+      m = rng.bytes(8 + rng.int(200))
+      new DataView(m.buffer, m.byteOffset).setUint32(0, rng.int(m.length), true)
+    }
+    try {
+      const d = decodeRequest(m)
+      counts.ok++
+      // Whatever decodes must stay inside the bytes it came from.
+      assert.ok(d.body.length <= m.length)
+      assert.equal(d.body.buffer, m.buffer)
+      for (const s of [d.id, d.method, d.uri, d.headers, d.remoteAddr, d.httpVersion]) assert.ok(s.length <= m.length)
+    } catch (err) {
+      counts.rejected++
+      if (!(err instanceof RecordFormatError)) {
+        assert.fail(`mutation ${i} (kind ${kind}) threw ${(err as Error).name}: ${(err as Error).message}; bytes ${Buffer.from(m).toString('hex')}`)
+      }
+    }
+  }
+  // Both outcomes must be exercised, or the mutations test nothing.
+  assert.ok(counts.rejected > 1000, `rejected ${counts.rejected}`)
+  assert.ok(counts.ok > 100, `decoded ${counts.ok}`)
+})
