@@ -127,6 +127,16 @@ class FileSource {
     this.pos += n
   }
 
+  /** Moves past `n` bytes without reading them (they may be far more than memory). */
+  seek (n: number): void {
+    const inBuf = Math.min(n, this.available)
+    this.skip(inBuf)
+    if (n > inBuf) {
+      this.pos += n - inBuf
+      this.#start = this.#end = 0
+    }
+  }
+
   take (n: number): Buffer {
     const b = this.peek(n)
     this.skip(n)
@@ -146,6 +156,8 @@ class RecordSplitter {
   recordStart = 0
   /** File offset of the chunk where the current record began. */
   recordFileOffset = 0
+  /** Raw streams: file offsets are stream offsets, and the file size bounds every length. */
+  rawFileBytes: number | null = null
 
   constructor (readonly file: string, private readonly maxRecordBytes: number) {}
 
@@ -160,7 +172,7 @@ class RecordSplitter {
       if (this.#rec === null) {
         if (this.#lenHave === 0) {
           this.recordStart = this.streamOffset + at
-          this.recordFileOffset = fileOffset
+          this.recordFileOffset = this.rawFileBytes === null ? fileOffset : this.recordStart
         }
         const n = Math.min(8 - this.#lenHave, chunk.length - at)
         this.#lenBuf.set(chunk.subarray(at, at + n), this.#lenHave)
@@ -173,6 +185,10 @@ class RecordSplitter {
           const len = (BigInt(hi) << 32n) | BigInt(lo)
           throw new ArchiveError('TOO_LARGE', this.file, this.recordFileOffset,
             `record length ${len} exceeds the limit of ${this.maxRecordBytes} bytes`, this.recordStart)
+        }
+        if (this.rawFileBytes !== null && this.recordStart + 8 + lo > this.rawFileBytes) {
+          throw new ArchiveError('TRUNCATED', this.file, this.recordFileOffset,
+            `record length ${lo} runs past the end of the file`, this.recordStart)
         }
         if (chunk.length - at >= lo) {
           // Whole record inside this chunk: hand out a view, no copy.
@@ -232,6 +248,7 @@ export async function * readFileRecords (file: string, opts: ReadOptions = {}, s
     if (first !== LZ4_MAGIC && !isSkippableMagic(first)) {
       if (first === LZ4_LEGACY_MAGIC) throw fail('CORRUPT', 0, 'legacy LZ4 format (lz4 -l) is not supported; recompress with plain lz4')
       sum.format = 'raw'
+      splitter.rawFileBytes = sum.fileBytes
       yield * readRaw(src, splitter, sum, opts.onContent)
       return
     }
@@ -244,8 +261,8 @@ export async function * readFileRecords (file: string, opts: ReadOptions = {}, s
         if (!await src.ensure(8)) throw fail('TRUNCATED', frameAt, 'file ends inside a skippable frame header')
         const size = readU32(src.peek(8), 4)
         src.skip(8)
-        if (!await src.ensure(size)) throw fail('TRUNCATED', frameAt, 'file ends inside a skippable frame')
-        src.skip(size)
+        if (src.pos + size > sum.fileBytes) throw fail('TRUNCATED', frameAt, 'file ends inside a skippable frame')
+        src.seek(size)
         continue
       }
       if (magic !== LZ4_MAGIC) {
@@ -275,12 +292,13 @@ async function * readRaw (src: FileSource, splitter: RecordSplitter, sum: FileSu
     const chunk = Uint8Array.prototype.slice.call(src.take(n))
     sum.streamBytes += n
     onContent?.(chunk)
+    // In a raw stream file and stream offsets are the same, and every record end is a whole point.
     for (const rec of splitter.feed(chunk, at)) {
       sum.records++
+      sum.wholeFileBytes = sum.wholeStreamBytes = rec.streamOffset + 8 + rec.bytes.length
       yield rec
     }
-    // In a raw stream, file and stream offsets are the same.
-    sum.wholeFileBytes = sum.wholeStreamBytes = splitter.atBoundary ? src.pos : splitter.recordStart
+    if (splitter.atBoundary) sum.wholeFileBytes = sum.wholeStreamBytes = src.pos
   }
   if (!splitter.atBoundary) {
     throw new ArchiveError('TRUNCATED', splitter.file, splitter.recordFileOffset,
@@ -380,8 +398,13 @@ export async function listArchiveFiles (paths: readonly string[]): Promise<strin
     }
     if (st.isDirectory()) {
       const entries = await readdir(p, { withFileTypes: true })
-      const names = entries.filter(e => e.isFile() && ARCHIVE_NAME.test(e.name)).map(e => e.name).sort()
-      for (const n of names) out.push(path.join(p, n))
+      const names = []
+      for (const e of entries) {
+        if (!ARCHIVE_NAME.test(e.name)) continue
+        // Symlinks count when they lead to a file; directories named like archives do not.
+        if (e.isFile() || (e.isSymbolicLink() && await stat(path.join(p, e.name)).then(s => s.isFile(), () => false))) names.push(e.name)
+      }
+      for (const n of names.sort()) out.push(path.join(p, n))
     } else {
       out.push(p)
     }

@@ -80,12 +80,23 @@ export const lz4NapiCodec: BlockCodec | null = napi === null
         return napi.compressSync(asBuffer(src)).subarray(4)
       },
       decompressBlock (src, maxSize, dict) {
-        // uncompressSync wants a u32 size prefix; it is the capacity, so the most a block may hold.
+        // uncompressSync wants a u32 size prefix, used as the output capacity (allocated and
+        // zeroed each call). Most blocks expand far less than to maxSize: try a guess first and
+        // the full capacity only when the guess is too small.
         const input = Buffer.allocUnsafe(src.length + 4)
-        input.writeUInt32LE(maxSize, 0)
         input.set(src, 4)
-        try {
+        const guess = Math.min(maxSize, Math.max(64 << 10, src.length * 8))
+        const attempt = (capacity: number): Buffer => {
+          input.writeUInt32LE(capacity, 0)
           return dict === undefined ? napi.uncompressSync(input) : napi.uncompressSync(input, asBuffer(dict))
+        }
+        try {
+          return attempt(guess)
+        } catch (err) {
+          if (guess === maxSize) throw new CorruptBlockError(`block does not decode: ${(err as Error).message}`)
+        }
+        try {
+          return attempt(maxSize)
         } catch (err) {
           throw new CorruptBlockError(`block does not decode: ${(err as Error).message}`)
         }
