@@ -4,7 +4,7 @@ import { out } from './output.js'
 
 export const extractSpec: CommandSpec = {
   name: 'extract',
-  summary: 'Write a recorded request as a raw HTTP/1.1 message file that nc (or curl telnet://) can send.',
+  summary: 'Write a recorded request as a raw HTTP/1.1 message file that nc can send as it was received.',
   usage: 'extract --id ID [--out DIR] PATH...',
   details: 'Writes DIR/request_<id>.http (request_<id>_2.http... when several records have the id).\n' +
     'A chunked body is re-chunked as one chunk; otherwise Content-Length matches the stored body. See docs/interchange.md.',
