@@ -36,8 +36,9 @@ export async function runImport (flags: ParsedFlags, positionals: string[]): Pro
     await out(`imported ${r.records} record(s) into ${r.dir}${r.files.length ? ': ' + r.files.join(', ') : ''}\n`)
     return 0
   } catch (err) {
-    if (!(err instanceof ImportError)) throw err
-    process.stderr.write(`blackhole import: ${err.message}; nothing was written to ${outDir}\n`)
+    // Bad input, or the file system refusing (--out is a file, no permission...): one line, exit 1.
+    if (!(err instanceof ImportError) && typeof (err as NodeJS.ErrnoException).code !== 'string') throw err
+    process.stderr.write(`blackhole import: ${(err as Error).message}; nothing was written to ${outDir}\n`)
     return 1
   }
 }

@@ -421,6 +421,15 @@ describe('import', () => {
     const missing = await runCli(['import', '--jsonl', path.join(parent, 'nope.jsonl'), '--out', path.join(parent, 'o')])
     assert.equal(missing.code, 1)
     assert.match(missing.stderr, /nope\.jsonl: no such file/)
+    // --out is a file: one line, exit 1, the file untouched.
+    const notDir = path.join(parent, 'a-file')
+    await writeFile(notDir, 'x')
+    await writeFile(path.join(parent, 'good.jsonl'), good.join('\n'))
+    const r = await runCli(['import', '--jsonl', path.join(parent, 'good.jsonl'), '--out', notDir])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /EEXIST|ENOTDIR/)
+    noStack(r.stderr)
+    assert.equal(await readFile(notDir, 'utf8'), 'x')
   })
 
   test('usage errors exit 2', async () => {
