@@ -333,10 +333,10 @@ async function * readFrame (
     const need = size + (header.blockChecksum ? 4 : 0)
     if (!await src.ensure(need)) throw fail('TRUNCATED', blockAt, `file ends inside a block of ${size} bytes`)
     const data = src.peek(size)
-    if (header.blockChecksum && verify) {
-      const expected = readU32(src.peek(need), size)
-      if (xxh32(data) !== expected) throw fail('CHECKSUM', blockAt, 'block checksum mismatch')
-    }
+    // The spec checksums the stored block; older pierrec/lz4 v4 releases (blackhole's; their
+    // issue 223) checksum the decompressed data instead. Either is accepted.
+    const blockSum = header.blockChecksum && verify ? readU32(src.peek(need), size) : null
+    const storedSumOk = blockSum === null || xxh32(data) === blockSum
     let out: Uint8Array
     if (stored) {
       out = Uint8Array.prototype.slice.call(data)
@@ -344,9 +344,10 @@ async function * readFrame (
       try {
         out = codec.decompressBlock(data, header.maxBlockSize, header.independent ? undefined : dict)
       } catch (err) {
-        throw fail('CORRUPT', blockAt, (err as Error).message)
+        throw fail(storedSumOk ? 'CORRUPT' : 'CHECKSUM', blockAt, storedSumOk ? (err as Error).message : 'block checksum mismatch')
       }
     }
+    if (!storedSumOk && xxh32(out) !== blockSum) throw fail('CHECKSUM', blockAt, 'block checksum mismatch')
     src.skip(need)
     sum.blocks++
     sum.streamBytes += out.length

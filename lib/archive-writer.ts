@@ -38,7 +38,12 @@ export interface ArchiveWriterOptions {
   fsync?: boolean
   /** Bytes of records waiting to be written before new ones are dropped. Default 64 MiB. */
   maxPendingBytes?: number
-  /** xxh32 of every block (so each verifies alone). Default true. */
+  /**
+   * xxh32 of every block, so each verifies alone. Default false: blackhole's reader
+   * (pierrec/lz4 v4.1.14) checks block checksums against the decompressed data instead of the
+   * stored block (its issue 223), so it rejects spec-conforming block checksums. Turn on when
+   * no blackhole reader will read the files; ours and liblz4 accept both.
+   */
   blockChecksum?: boolean
   /** xxh32 of the whole content at the end of the frame, as blackhole writes. Default true. */
   contentChecksum?: boolean
@@ -169,7 +174,7 @@ export class ArchiveWriter {
       retainFiles: opts.retainFiles ?? 0,
       fsync: opts.fsync ?? false,
       maxPendingBytes: opts.maxPendingBytes ?? 64 << 20,
-      blockChecksum: opts.blockChecksum ?? true,
+      blockChecksum: opts.blockChecksum ?? false,
       contentChecksum: opts.contentChecksum ?? true,
       recover: opts.recover ?? true,
       prefix: opts.prefix ?? 'requests',

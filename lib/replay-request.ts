@@ -57,9 +57,11 @@ function fill (template: string, v: TemplateVars, id: string): string {
 /** The path and query of a request target: origin-form as is, absolute-form reduced to its path. */
 export function targetPath (uri: string): string {
   if (uri.startsWith('/')) return uri
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
-    const u = new URL(uri)
-    return u.pathname + u.search
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(uri)
+  if (scheme !== null) {
+    // Cut the scheme and authority off as text: URL parsing would normalise dot segments.
+    const rest = uri.slice(scheme[0].length).replace(/#.*$/, '')
+    return rest.startsWith('/') ? rest : '/' + rest
   }
   if (uri === '*') return '*'
   return '/' + uri

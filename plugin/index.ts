@@ -80,6 +80,7 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
     retainFiles: opts.retainFiles,
     fsync: opts.fsync,
     maxPendingBytes: opts.maxPendingBytes,
+    blockChecksum: opts.blockChecksum,
     recover: opts.recover,
     logIntervalMs: opts.logIntervalMs,
     logger: fastify.log

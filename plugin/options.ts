@@ -41,6 +41,8 @@ export interface BlackholeOptions {
   retainFiles?: number
   fsync?: boolean
   maxPendingBytes?: number
+  /** xxh32 per block (off by default: blackhole's reader rejects them, see docs/format.md). */
+  blockChecksum?: boolean
   /** Seal `.tmp` files left by dead processes at start. Default true; set false when another process does it. */
   recover?: boolean
   /** Fraction of requests recorded, 0 to 1. Default 1. */
@@ -181,7 +183,7 @@ function redact (v: unknown, defaults: string[]): ResolvedRedact | null {
 
 const KNOWN = new Set([
   'dir', 'writer', 'codec', 'batchBytes', 'flushMs', 'rotateBytes', 'rotateMs', 'retainBytes', 'retainFiles', 'fsync',
-  'maxPendingBytes', 'recover', 'sample', 'sampleBy', 'maxPerSecond', 'include', 'exclude', 'redact', 'maxBodyBytes',
+  'maxPendingBytes', 'blockChecksum', 'recover', 'sample', 'sampleBy', 'maxPerSecond', 'include', 'exclude', 'redact', 'maxBodyBytes',
   'recordResponse', 'idHeader', 'originalUriHeader', 'logIntervalMs'
 ])
 

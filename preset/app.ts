@@ -52,6 +52,7 @@ async function blackholePreset (fastify: FastifyInstance, rawOpts: PresetOptions
       rotateMs: o.rotateMs,
       retainBytes: o.retainBytes,
       fsync: o.fsync,
+      blockChecksum: o.blockChecksum,
       recover: o.recover,
       sample: o.sample,
       maxBodyBytes: o.bodyLimit,

@@ -19,6 +19,7 @@ export interface PresetOptions {
   rotateMs?: number | string
   retainBytes?: number | string
   fsync?: boolean | string
+  blockChecksum?: boolean | string
   recover?: boolean | string
   sample?: number | string
   redactHeaders?: string[] | string
@@ -48,6 +49,7 @@ export interface ResolvedPresetOptions {
   rotateMs: number
   retainBytes: number
   fsync: boolean
+  blockChecksum: boolean
   recover: boolean
   sample: number
   redactHeaders: string[]
@@ -99,6 +101,7 @@ export function normalizePresetOptions (opts: PresetOptions = {}): ResolvedPrese
     rotateMs: n('rotateMs', 600_000, durationFlag),
     retainBytes: n('retainBytes', 0, sizeFlag),
     fsync: bool('fsync', opts.fsync, false),
+    blockChecksum: bool('block-checksum', opts.blockChecksum, false),
     recover: bool('recover', opts.recover, true),
     sample,
     redactHeaders: redact.map(h => h.toLowerCase()),

@@ -60,7 +60,7 @@ function tinyRecord (rng: Rng, i: number, bigOne: boolean): RequestRecord {
 async function smallArchive (dir: string, codec: 'lz4js' | 'lz4-napi' | 'none', count: number, seed: number, batchBytes = 700) {
   const rng = new Rng(seed)
   const records: RequestRecord[] = Array.from({ length: count }, (_, i) => tinyRecord(rng, i, codec !== 'none'))
-  const sealed = await writeArchive(dir, { codec, batchBytes }, records)
+  const sealed = await writeArchive(dir, { codec, batchBytes, blockChecksum: true }, records)
   assert.equal(sealed.length, 1)
   const encoded = records.map(r => encodeRequest(r))
   return { file: sealed[0].path, records, encoded, raw: rawStream(encoded), ends: recordEnds(encoded) }

@@ -36,7 +36,7 @@ let bigDir: string
 
 async function writeArchive (into: string, codec: CodecName, records: RequestRecord[], name: string): Promise<string> {
   const work = path.join(base, 'work-' + name)
-  const w = new ArchiveWriter({ dir: work, codec })
+  const w = new ArchiveWriter({ dir: work, codec, blockChecksum: true })
   for (const r of records) assert.equal(w.record(r), true)
   await w.close()
   const [written] = await listDir(work)

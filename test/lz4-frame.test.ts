@@ -155,7 +155,7 @@ for (const [name, codec] of codecs) {
     steps.push({ method: 'PUT', uri: '/random', body: rng.bytes(300_000) })
     steps.push('flush')
     for (let i = 0; i < 50; i++) steps.push(randomRecord(rng, 1000 + i, 500))
-    const sealed = await writeArchive(dir, { codec: codec.name, batchBytes: 16 << 10 }, steps)
+    const sealed = await writeArchive(dir, { codec: codec.name, batchBytes: 16 << 10, blockChecksum: true }, steps)
     assert.equal(sealed.length, 1)
     assert.match(sealed[0].path, /\/requests_\d{14}_\d+-[0-9a-f]+\.fbf\.lz4$/)
     const file = await readFile(sealed[0].path)
@@ -196,6 +196,17 @@ for (const [name, codec] of codecs) {
     assert.equal(frame.end, file.length, 'nothing after the frame: one frame per file')
   })
 }
+
+test('by default the frame header is blackhole\'s (04 22 4D 18 64 70 B9): no block checksums', async (t) => {
+  const dir = await tmpDir(t)
+  const sealed = await writeArchive(dir, {}, [{ method: 'GET', uri: '/a' }, 'flush', { method: 'GET', uri: '/b' }])
+  const file = await readFile(sealed[0].path)
+  assert.deepStrictEqual([...file.subarray(0, 7)], [0x04, 0x22, 0x4D, 0x18, 0x64, 0x70, 0xB9])
+  const frame = walkFrame(file)
+  assert.equal(frame.blocks.length, 2)
+  for (const b of frame.blocks) assert.equal(b.checksum, null)
+  assert.equal(frame.end, file.length)
+})
 
 test('without checksums the frame has neither; rotation gives one whole frame per file', async (t) => {
   const dir = await tmpDir(t)

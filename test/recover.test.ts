@@ -18,7 +18,7 @@ import {
 
 /** A sealed multi-block LZ4 archive: block k holds counts[k] records; returns its bytes. */
 async function multiBlockFile (dir: string, counts: number[], frame: { blockChecksum?: boolean, contentChecksum?: boolean } = {}): Promise<Buffer> {
-  const w = new ArchiveWriter({ dir, codec: 'lz4js', flushMs: 0, recover: false, ...frame })
+  const w = new ArchiveWriter({ dir, codec: 'lz4js', flushMs: 0, recover: false, blockChecksum: true, ...frame })
   let i = 0
   for (const [k, n] of counts.entries()) {
     // Alternate compressible and incompressible blocks (stored raw by the writer).

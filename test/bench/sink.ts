@@ -1,0 +1,957 @@
+// Throughput benchmark of the preset sink against a bare Fastify catch-all, with wrk.
+//
+//   A  bare Fastify 5 catch-all (test/bench/bare-fastify.ts), logger off
+//   B  `blackhole serve --no-record`
+//   C  `blackhole serve --out DIR`, recording every request with the default codec
+//
+// Each round starts each server fresh on a free 127.0.0.1 port, pinned to CPU 0 (taskset -c 0),
+// in rotated order (round 1: A B C, round 2: B C A, ...). Per server: wait until it answers, a
+// discarded warm-up, then `taskset -c 1 wrk -t1 -c64 -dNs --latency -s test/bench/post.lua` (2 KB
+// JSON POST bodies rotating among 100), then the peak RSS (VmHWM) is read and the server gets
+// SIGTERM. For C the archive is verified afterwards (`blackhole verify`): it must hold at least as
+// many records as requests were answered.
+//
+// Usage (after `npm run build`):
+//   node dist/test/bench/sink.js [--rounds 5] [--duration 10] [--warmup 3]
+//                                [--rss-requests N] [--max-attempts 3] [--write-docs]
+//   --max-attempts   a run during which other processes took more than 10 % of CPU 0 or CPU 1
+//                    is measured again, up to this many times in all (shared machines)
+//   --rounds 0 --rss-requests 2000000   only the long recording run (peak RSS, RSS every 10 s)
+//
+// Linux only (taskset, /proc), at least 2 CPUs, wrk on PATH.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { lz4NapiCodec } from '../../lib/codecs.js'
+import {
+  format3, formatBytes, formatInt, machineInfo, machineLines, markdownTable, median,
+  replaceDocSection, summarize, summaryCells, type Summary
+} from './stats.js'
+
+const HERE = path.dirname(fileURLToPath(import.meta.url)) // <outDir>/test/bench
+const OUT_ROOT = path.resolve(HERE, '../..') // dist, dist-sink, ...
+const REPO = path.resolve(OUT_ROOT, '..')
+const CLI = path.join(OUT_ROOT, 'preset/cli.js')
+const BARE = path.join(HERE, 'bare-fastify.js')
+const POST_LUA = path.join(REPO, 'test/bench/post.lua')
+/** SINK_BENCH_DOCS redirects --write-docs to another file (to try the harness without touching the docs). */
+const DOCS = process.env.SINK_BENCH_DOCS ?? path.join(REPO, 'docs/benchmarks.md')
+
+const SERVER_CPU = '0'
+const WRK_CPU = '1'
+const CONNECTIONS = 64
+const BODY_BYTES = 2048 // post.lua's bodies
+const URL_PATH = '/ingest'
+const STOP_TIMEOUT_MS = 15_000
+const READY_TIMEOUT_MS = 30_000
+const RSS_MAX_SECONDS = 600
+const RSS_SAMPLE_MS = 10_000
+
+const mib = (b: number): string => (b / (1 << 20)).toFixed(1)
+const pct = (f: number): string => Number.isFinite(f) ? `${Math.round(f * 100)} %` : 'n/a'
+
+type Kind = 'A' | 'B' | 'C'
+const KINDS: readonly Kind[] = ['A', 'B', 'C']
+const CODEC = lz4NapiCodec !== null && lz4NapiCodec !== undefined ? 'lz4-napi' : 'lz4js'
+const LABEL: Record<Kind, string> = {
+  A: 'A bare Fastify catch-all',
+  B: 'B preset `--no-record`',
+  C: `C preset recording (default codec: ${CODEC})`
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+interface Args {
+  rounds: number
+  duration: number
+  warmup: number
+  rssRequests: number
+  maxAttempts: number
+  writeDocs: boolean
+}
+
+function parseCli (argv: string[]): Args {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rounds: { type: 'string', default: '5' },
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '3' },
+      'rss-requests': { type: 'string', default: '0' },
+      'max-attempts': { type: 'string', default: '3' },
+      'write-docs': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false }
+    },
+    strict: true
+  })
+  if (values.help) {
+    process.stdout.write('Usage: node dist/test/bench/sink.js [--rounds R] [--duration S] [--warmup S] [--rss-requests N] [--max-attempts N] [--write-docs]\n')
+    process.exit(0)
+  }
+  const int = (name: string, v: string, min: number): number => {
+    const n = Number(v)
+    if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'`)
+    return n
+  }
+  const a: Args = {
+    rounds: int('rounds', values.rounds, 0),
+    duration: int('duration', values.duration, 1),
+    warmup: int('warmup', values.warmup, 0),
+    rssRequests: int('rss-requests', values['rss-requests'], 0),
+    maxAttempts: int('max-attempts', values['max-attempts'], 1),
+    writeDocs: values['write-docs']
+  }
+  if (a.rounds === 0 && a.rssRequests === 0) throw new Error('nothing to do: --rounds 0 without --rss-requests')
+  return a
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes: every one is tracked and killed by PID when the harness exits, however it exits.
+
+const children = new Set<ChildProcess>()
+const tempDirs = new Set<string>()
+
+process.on('exit', () => {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) {
+      try { c.kill('SIGKILL') } catch { /* already gone */ }
+    }
+  }
+  for (const d of tempDirs) {
+    try { rmSync(d, { recursive: true, force: true }) } catch { /* best effort */ }
+  }
+})
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    process.stderr.write(`\nsink bench: ${sig}, stopping children\n`)
+    process.exit(130) // the 'exit' handler kills the children and removes the temp dirs
+  })
+}
+
+interface Exit { code: number | null, signal: NodeJS.Signals | null }
+
+interface Proc {
+  child: ChildProcess
+  pid: number
+  /** stdout + stderr, the last 64 KiB. */
+  output: () => string
+  exited: Promise<Exit>
+  done: () => boolean
+}
+
+function start (cmd: string, args: string[], env?: NodeJS.ProcessEnv): Proc {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env })
+  if (child.pid === undefined) throw new Error(`could not start ${cmd}`)
+  children.add(child)
+  let out = ''
+  const keep = (b: Buffer): void => {
+    out += b.toString('utf8')
+    if (out.length > 65536) out = out.slice(-65536)
+  }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+  let finished = false
+  const exited = new Promise<Exit>((resolve) => {
+    child.once('error', (err) => { keep(Buffer.from(`spawn error: ${err.message}\n`)) })
+    child.once('close', (code, signal) => {
+      finished = true
+      children.delete(child)
+      resolve({ code, signal })
+    })
+  })
+  return { child, pid: child.pid, output: () => out, exited, done: () => finished }
+}
+
+async function waitExit (p: Proc, ms: number): Promise<Exit | null> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), ms) })
+  try {
+    return await Promise.race([p.exited, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** SIGTERM, then SIGKILL after 15 s. Returns the exit and how long the graceful stop took. */
+async function stop (p: Proc): Promise<{ exit: Exit, ms: number, killed: boolean }> {
+  const t0 = Date.now()
+  if (!p.done()) p.child.kill('SIGTERM')
+  let exit = await waitExit(p, STOP_TIMEOUT_MS)
+  let killed = false
+  if (exit === null) {
+    killed = true
+    p.child.kill('SIGKILL')
+    exit = await p.exited
+  }
+  return { exit, ms: Date.now() - t0, killed }
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+async function httpGet (port: number, urlPath: string, timeoutMs = 2000): Promise<{ status: number, body: string }> {
+  return await new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent: false, timeout: timeoutMs }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { body += c })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', reject)
+  })
+}
+
+/** Polls GET /bench-ready until it answers 200 (one request, recorded by C). */
+async function waitReady (p: Proc, port: number): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  for (;;) {
+    if (p.done()) throw new Error(`server exited before answering:\n${p.output()}`)
+    try {
+      const r = await httpGet(port, '/bench-ready')
+      if (r.status === 200) return
+      throw new Error(`server answered ${r.status} to GET /bench-ready`)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'ECONNREFUSED' && code !== 'ECONNRESET') throw err
+    }
+    if (Date.now() > deadline) throw new Error(`server did not answer within ${READY_TIMEOUT_MS} ms:\n${p.output()}`)
+    await sleep(50)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc readings
+
+let clkTck = 100
+try {
+  clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+} catch { /* keep 100 */ }
+
+/** VmHWM and VmRSS of a process, in bytes. */
+function memory (pid: number): { hwm: number, rss: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(s)
+    if (m === null) throw new Error(`/proc/${pid}/status has no ${name}`)
+    return Number(m[1]) * 1024
+  }
+  return { hwm: kb('VmHWM'), rss: kb('VmRSS') }
+}
+
+/** User + system CPU seconds of a process (every thread). */
+function processCpu (pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ') // f[0] is field 3 (state)
+  return (Number(f[11]) + Number(f[12])) / clkTck
+}
+
+/** Busy and total jiffies of each CPU, from /proc/stat. */
+function coreTimes (): Map<string, { busy: number, total: number }> {
+  const m = new Map<string, { busy: number, total: number }>()
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const r = /^cpu(\d+)\s+(.*)$/.exec(line)
+    if (r === null) continue
+    const v = r[2].trim().split(/\s+/).map(Number)
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0) // user..steal; guest is inside user
+    m.set(r[1], { busy: total - v[3] - v[4], total })
+  }
+  return m
+}
+
+function coreBusy (a: ReturnType<typeof coreTimes>, b: ReturnType<typeof coreTimes>, cpu: string): number {
+  const x = a.get(cpu)
+  const y = b.get(cpu)
+  if (x === undefined || y === undefined || y.total === x.total) return NaN
+  return (y.busy - x.busy) / (y.total - x.total)
+}
+
+const QUIET_BUSY = 0.15
+const QUIET_MAX_WAIT_MS = 120_000
+
+/**
+ * Waits (at most 2 minutes) until CPUs 0 and 1 are both under 15 % busy over one second, so a
+ * measurement does not start while something else (a build, a test run) holds the cores.
+ * Returns a warning when it gave up waiting.
+ */
+async function waitQuiet (): Promise<string | null> {
+  const t0 = Date.now()
+  let busy = [0, 0]
+  for (;;) {
+    const a = coreTimes()
+    await sleep(1000)
+    const b = coreTimes()
+    busy = [coreBusy(a, b, SERVER_CPU), coreBusy(a, b, WRK_CPU)]
+    if (busy[0] < QUIET_BUSY && busy[1] < QUIET_BUSY) return null
+    if (Date.now() - t0 > QUIET_MAX_WAIT_MS) {
+      return `CPUs not quiet before the run (CPU 0 ${pct(busy[0])}, CPU 1 ${pct(busy[1])} busy after ${QUIET_MAX_WAIT_MS / 1000} s of waiting)`
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// wrk
+
+interface WrkResult {
+  requests: number
+  seconds: number
+  rps: number
+  p50Ms: number
+  p99Ms: number
+  errors: { connect: number, read: number, write: number, timeout: number }
+  non2xx: number
+  /** wrk's own CPU seconds (from post.lua's done()), NaN when missing. */
+  cpuSeconds: number
+  raw: string
+}
+
+function wrkArgs (port: number, seconds: number): string[] {
+  return ['-c', WRK_CPU, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', POST_LUA, `http://127.0.0.1:${port}${URL_PATH}`]
+}
+
+function toMs (v: string, unit: string): number {
+  const n = Number(v)
+  switch (unit) {
+    case 'us': return n / 1000
+    case 'ms': return n
+    case 's': return n * 1000
+    case 'm': return n * 60_000
+    case 'h': return n * 3_600_000
+    default: throw new Error(`unknown wrk time unit '${unit}'`)
+  }
+}
+
+function parseWrk (out: string): WrkResult {
+  const reqs = /(\d+) requests in ([\d.]+)(us|ms|s|m|h),/.exec(out)
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out)
+  const p50 = /^\s+50%\s+([\d.]+)(us|ms|s|m|h)\s*$/m.exec(out)
+  const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$/m.exec(out)
+  // A script error does not stop wrk: it falls back to plain GETs, which would measure the wrong thing.
+  if (/post\.lua:\d+:/.test(out)) throw new Error(`wrk script error:\n${out}`)
+  if (reqs === null || rps === null || p50 === null || p99 === null) throw new Error(`cannot parse wrk output:\n${out}`)
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)
+  const cpu = /wrk-cpu: utime=(\d+) stime=(\d+)/.exec(out)
+  return {
+    requests: Number(reqs[1]),
+    seconds: toMs(reqs[2], reqs[3]) / 1000,
+    rps: Number(rps[1]),
+    p50Ms: toMs(p50[1], p50[2]),
+    p99Ms: toMs(p99[1], p99[2]),
+    errors: sock === null
+      ? { connect: 0, read: 0, write: 0, timeout: 0 }
+      : { connect: Number(sock[1]), read: Number(sock[2]), write: Number(sock[3]), timeout: Number(sock[4]) },
+    non2xx: non2xx === null ? 0 : Number(non2xx[1]),
+    cpuSeconds: cpu === null ? NaN : (Number(cpu[1]) + Number(cpu[2])) / clkTck,
+    raw: out
+  }
+}
+
+/** Runs wrk; `whileRunning` may poll and call `interrupt()` to stop it early (SIGINT: wrk reports). */
+async function runWrk (port: number, seconds: number, whileRunning?: (interrupt: () => void, finished: () => boolean) => Promise<void>): Promise<WrkResult> {
+  const p = start('taskset', wrkArgs(port, seconds))
+  try {
+    let stopped = false
+    const interrupt = (): void => {
+      if (!stopped && !p.done()) p.child.kill('SIGINT')
+      stopped = true
+    }
+    const watcher = whileRunning === undefined ? Promise.resolve() : whileRunning(interrupt, p.done)
+    const exit = await p.exited
+    await watcher
+    if (exit.code !== 0) throw new Error(`wrk exited with ${exit.signal ?? exit.code}:\n${p.output()}`)
+    const w = parseWrk(p.output())
+    if (w.non2xx > 0) throw new Error(`${w.non2xx} of ${w.requests} responses were not 2xx: the server rejected the requests`)
+    return w
+  } finally {
+    if (!p.done()) await stop(p)
+  }
+}
+
+function wrkProblems (w: WrkResult): string[] {
+  const e = w.errors
+  const out: string[] = []
+  if (e.connect + e.read + e.write + e.timeout > 0) out.push(`socket errors: connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}`)
+  if (w.non2xx > 0) out.push(`${w.non2xx} non-2xx responses`)
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// One server, measured once
+
+interface Measurement {
+  kind: Kind
+  round: number
+  warm: WrkResult | null
+  main: WrkResult
+  /** Peak RSS (VmHWM) in bytes, read before SIGTERM. */
+  peakRss: number
+  /** Server CPU seconds over the measured run / wall seconds (1.0 = one core busy). */
+  serverCpu: number
+  /** Busy fraction of the server's core and wrk's core over the measured run (every process). */
+  core0: number
+  core1: number
+  stopMs: number
+  exit: Exit
+  warnings: string[]
+  /** C only. */
+  recording?: RecordingCheck
+}
+
+interface RecordingCheck {
+  /** Requests answered: the readiness probe, the warm-up and the measured run. */
+  answered: number
+  records: number
+  files: number
+  verifyOk: boolean
+  verifySeconds: number
+  dropped: number | null
+  archiveBytes: number | null
+  ratio: number | null
+}
+
+function serverCommand (kind: Kind, port: number, dir: string | null): [string, string[]] {
+  const node = process.execPath
+  if (kind === 'A') return ['taskset', ['-c', SERVER_CPU, node, BARE, String(port)]]
+  const args = ['-c', SERVER_CPU, node, CLI, 'serve', '--host', '127.0.0.1', '--port', String(port),
+    '--log-level', 'warn', '--stats-interval', '0']
+  if (kind === 'B') args.push('--no-record')
+  else args.push('--out', dir as string)
+  return ['taskset', args]
+}
+
+interface ArchiveStats { recordsWritten: number, recordsDropped: number, bytesIn: number, bytesOut: number, writeErrors: number }
+interface SinkStatsJson { sink?: { requests?: number, bodyBytes?: number }, archive?: ArchiveStats }
+
+async function sinkStats (port: number): Promise<SinkStatsJson | null> {
+  try {
+    const r = await httpGet(port, '/_blackhole/stats')
+    return r.status === 200 ? JSON.parse(r.body) as SinkStatsJson : null
+  } catch {
+    return null
+  }
+}
+
+async function verifyArchive (dir: string): Promise<{ records: number, files: number, ok: boolean, seconds: number, output: string }> {
+  const t0 = performance.now()
+  const p = start(process.execPath, [CLI, 'verify', dir])
+  const exit = await p.exited
+  const seconds = (performance.now() - t0) / 1000
+  const out = p.output()
+  let records = 0
+  let files = 0
+  for (const m of out.matchAll(/ records=(\d+)/g)) {
+    records += Number(m[1])
+    files++
+  }
+  return { records, files, ok: exit.code === 0, seconds, output: out }
+}
+
+function serverWarnings (output: string): string[] {
+  // The banner lines start with "blackhole:" / "bare-fastify:"; anything else is worth a look.
+  return output.split('\n').filter(l => l.trim() !== '' && !/^(blackhole|bare-fastify): /.test(l)).slice(0, 5)
+}
+
+/** Busy time of CPUs 0 and 1 not spent by the server or wrk (the larger of the two), 0 to 1. */
+function disturbance (m: Measurement): number {
+  const wrkCpu = Number.isFinite(m.main.cpuSeconds) ? m.main.cpuSeconds / m.main.seconds : 0
+  return Math.max(m.core0 - m.serverCpu, m.core1 - wrkCpu)
+}
+
+/** A measurement disturbed by more than this is repeated (at most --max-attempts in all). */
+const DISTURBED = 0.10
+
+async function measure (kind: Kind, round: number, args: Args): Promise<Measurement> {
+  const noisy = await waitQuiet()
+  const port = await freePort()
+  let dir: string | null = null
+  if (kind === 'C') {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'fbh-sink-bench-'))
+    tempDirs.add(dir)
+  }
+  try {
+    const [cmd, cargs] = serverCommand(kind, port, dir)
+    const server = start(cmd, cargs)
+    let warm: WrkResult | null = null
+    let main: WrkResult
+    let peakRss: number
+    let serverCpu: number
+    let core0: number
+    let core1: number
+    let stats: SinkStatsJson | null = null
+    let stopped: Awaited<ReturnType<typeof stop>>
+    try {
+      await waitReady(server, port)
+      if (args.warmup > 0) warm = await runWrk(port, args.warmup)
+      const c0 = coreTimes()
+      const s0 = processCpu(server.pid)
+      const t0 = performance.now()
+      main = await runWrk(port, args.duration)
+      const wall = (performance.now() - t0) / 1000
+      serverCpu = (processCpu(server.pid) - s0) / wall
+      const c1 = coreTimes()
+      core0 = coreBusy(c0, c1, SERVER_CPU)
+      core1 = coreBusy(c0, c1, WRK_CPU)
+      if (kind !== 'A') {
+        stats = await sinkStats(port)
+        // The sink counts what it received: every request must have carried its 2 KB body.
+        const body = stats?.sink?.bodyBytes
+        if (body !== undefined && body < BODY_BYTES * main.requests) throw new Error(`server received ${body} body bytes for ${main.requests}+ requests of ${BODY_BYTES} B`)
+      }
+      peakRss = memory(server.pid).hwm
+    } finally {
+      stopped = await stop(server)
+    }
+    const warnings = [...wrkProblems(main), ...serverWarnings(server.output())]
+    if (noisy !== null) warnings.push(noisy)
+    if (stopped.killed) warnings.push(`did not exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM: killed`)
+    else if (stopped.exit.code !== 0 && kind !== 'A') warnings.push(`exit ${stopped.exit.signal ?? stopped.exit.code} after SIGTERM`)
+    const m: Measurement = { kind, round, warm, main, peakRss, serverCpu, core0, core1, stopMs: stopped.ms, exit: stopped.exit, warnings }
+    if (kind === 'C' && dir !== null) {
+      const v = await verifyArchive(dir)
+      const answered = 1 + (warm?.requests ?? 0) + main.requests
+      m.recording = {
+        answered,
+        records: v.records,
+        files: v.files,
+        verifyOk: v.ok,
+        verifySeconds: v.seconds,
+        dropped: stats?.archive?.recordsDropped ?? null,
+        archiveBytes: stats?.archive?.bytesOut ?? null,
+        ratio: stats?.archive !== undefined && stats.archive.bytesOut > 0 ? stats.archive.bytesIn / stats.archive.bytesOut : null
+      }
+      if (!v.ok) warnings.push(`verify failed:\n${v.output.split('\n').slice(-6).join('\n')}`)
+      if (v.records < answered) warnings.push(`archive holds ${v.records} records, fewer than the ${answered} requests answered`)
+    }
+    return m
+  } finally {
+    if (dir !== null) {
+      rmSync(dir, { recursive: true, force: true })
+      tempDirs.delete(dir)
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The long recording run: peak RSS over N requests
+
+interface RssRun {
+  target: number
+  warm: WrkResult | null
+  main: WrkResult
+  /** [seconds since the measured run started, requests answered so far, RSS bytes]. */
+  samples: Array<[number, number, number]>
+  peakRss: number
+  seconds: number
+  serverCpu: number
+  answered: number
+  records: number
+  files: number
+  verifyOk: boolean
+  verifySeconds: number
+  dropped: number | null
+  archiveBytes: number | null
+  ratio: number | null
+  stopMs: number
+  warnings: string[]
+}
+
+async function rssRun (args: Args): Promise<RssRun> {
+  const noisy = await waitQuiet()
+  const port = await freePort()
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fbh-sink-rss-'))
+  tempDirs.add(dir)
+  try {
+    const server = start(...serverCommand('C', port, dir))
+    let warm: WrkResult | null = null
+    let main: WrkResult
+    let peakRss: number
+    let serverCpu: number
+    let seconds: number
+    let stats: SinkStatsJson | null
+    const samples: Array<[number, number, number]> = []
+    let stopped: Awaited<ReturnType<typeof stop>>
+    try {
+      await waitReady(server, port)
+      if (args.warmup > 0) warm = await runWrk(port, args.warmup)
+      const rate = warm !== null && warm.rps > 0 ? warm.rps : 10_000
+      // Long enough for N requests at 70 % of the warm-up rate, bounded; the poller stops wrk at N.
+      const duration = Math.min(RSS_MAX_SECONDS, Math.ceil(args.rssRequests / (0.7 * rate)) + 10)
+      process.stderr.write(`rss run: warm-up ${formatInt(rate)} req/s, wrk -d${duration}s, stopped at ${formatInt(args.rssRequests)} requests\n`)
+      const s0 = processCpu(server.pid)
+      const t0 = performance.now()
+      let noStats = false
+      main = await runWrk(port, duration, async (interrupt, finished) => {
+        let nextSample = 0
+        let lastProgress = 0
+        for (;;) {
+          await sleep(250)
+          if (finished()) return
+          if (server.done()) { interrupt(); return }
+          const el = performance.now() - t0
+          const st = noStats ? null : await sinkStats(port)
+          if (st === null) noStats = true
+          const answered = st?.sink?.requests ?? NaN
+          if (el >= nextSample) {
+            const mem = memory(server.pid)
+            samples.push([el / 1000, answered, mem.rss])
+            nextSample += RSS_SAMPLE_MS
+          }
+          if (el - lastProgress >= 30_000) {
+            lastProgress = el
+            process.stderr.write(`  ${(el / 1000).toFixed(0)} s: ${formatInt(answered)} requests, RSS ${formatBytes(samples[samples.length - 1][2])}\n`)
+          }
+          // Without the stats route, the duration estimate alone bounds the run.
+          if (answered >= args.rssRequests) { interrupt(); return }
+        }
+      })
+      seconds = (performance.now() - t0) / 1000
+      serverCpu = (processCpu(server.pid) - s0) / seconds
+      const mem = memory(server.pid)
+      samples.push([seconds, NaN, mem.rss])
+      stats = await sinkStats(port)
+      if (stats?.sink?.requests !== undefined) samples[samples.length - 1][1] = stats.sink.requests
+      peakRss = mem.hwm
+    } finally {
+      stopped = await stop(server)
+    }
+    const warnings = [...wrkProblems(main), ...serverWarnings(server.output())]
+    if (noisy !== null) warnings.push(noisy)
+    if (stopped.killed) warnings.push('did not exit within 15 s of SIGTERM: killed')
+    else if (stopped.exit.code !== 0) warnings.push(`exit ${stopped.exit.signal ?? stopped.exit.code} after SIGTERM`)
+    const answered = 1 + (warm?.requests ?? 0) + main.requests
+    const v = await verifyArchive(dir)
+    if (!v.ok) warnings.push(`verify failed:\n${v.output.split('\n').slice(-6).join('\n')}`)
+    if (v.records < answered) warnings.push(`archive holds ${v.records} records, fewer than the ${answered} requests answered`)
+    if (answered < args.rssRequests) warnings.push(`only ${answered} of ${args.rssRequests} requests within ${RSS_MAX_SECONDS} s`)
+    return {
+      target: args.rssRequests,
+      warm,
+      main,
+      samples,
+      peakRss,
+      seconds,
+      serverCpu,
+      answered,
+      records: v.records,
+      files: v.files,
+      verifyOk: v.ok,
+      verifySeconds: v.seconds,
+      dropped: stats?.archive?.recordsDropped ?? null,
+      archiveBytes: stats?.archive?.bytesOut ?? null,
+      ratio: stats?.archive !== undefined && stats.archive.bytesOut > 0 ? stats.archive.bytesIn / stats.archive.bytesOut : null,
+      stopMs: stopped.ms,
+      warnings
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+    tempDirs.delete(dir)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports
+
+function wrkCommand (seconds: number | string): string {
+  return `taskset -c ${WRK_CPU} wrk -t1 -c${CONNECTIONS} -d${seconds}s --latency -s test/bench/post.lua http://127.0.0.1:PORT${URL_PATH}`
+}
+
+function serverCommandText (kind: Kind): string {
+  const base = `taskset -c ${SERVER_CPU} node dist/preset/cli.js serve --host 127.0.0.1 --port PORT --log-level warn --stats-interval 0`
+  if (kind === 'A') return `taskset -c ${SERVER_CPU} node dist/test/bench/bare-fastify.js PORT`
+  return kind === 'B' ? `${base} --no-record` : `${base} --out TMPDIR`
+}
+
+interface Ratio { name: string, value: number, perRound: Summary, goal: string, met: boolean }
+
+function throughputReport (ms: Measurement[], args: Args): { tables: string, ratios: Ratio[], notes: string[] } {
+  const by = (k: Kind): Measurement[] => ms.filter(m => m.kind === k)
+  const rows: string[][] = []
+  const sums = new Map<Kind, { rps: Summary, p99: Summary }>()
+  for (const k of KINDS) {
+    const xs = by(k)
+    const rps = summarize(xs.map(m => m.main.rps))
+    const p99 = summarize(xs.map(m => m.main.p99Ms))
+    const p50 = summarize(xs.map(m => m.main.p50Ms))
+    const rss = summarize(xs.map(m => m.peakRss))
+    sums.set(k, { rps, p99 })
+    rows.push([
+      LABEL[k],
+      ...summaryCells(rps, formatInt),
+      ...summaryCells(p50, format3),
+      ...summaryCells(p99, format3),
+      mib(rss.median), mib(rss.max),
+      pct(median(xs.map(m => m.serverCpu))),
+      pct(median(xs.map(m => m.core1))),
+      pct(median(xs.map(m => m.main.cpuSeconds / m.main.seconds)))
+    ])
+  }
+  const table = markdownTable(
+    ['Server', 'req/s median', 'req/s min–max', 'p50 ms', 'p50 min–max', 'p99 ms', 'p99 min–max', 'peak RSS MiB (median)', 'peak RSS MiB (max)', 'server CPU', 'core 1 busy', 'wrk CPU'],
+    rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'])
+
+  // Ratios: of the medians, and the spread of the same ratio paired within each round.
+  const rounds = [...new Set(ms.map(m => m.round))]
+  const paired = (num: Kind, den: Kind, f: (m: Measurement) => number): number[] => rounds.map(r => {
+    const a = ms.find(m => m.round === r && m.kind === num)
+    const b = ms.find(m => m.round === r && m.kind === den)
+    return a !== undefined && b !== undefined ? f(a) / f(b) : NaN
+  }).filter(Number.isFinite)
+  const s = (k: Kind): { rps: Summary, p99: Summary } => sums.get(k) as { rps: Summary, p99: Summary }
+  const ba = s('B').rps.median / s('A').rps.median
+  const cb = s('C').rps.median / s('B').rps.median
+  const lat = s('C').p99.median / s('B').p99.median
+  const ratios: Ratio[] = [
+    { name: 'B/A req/s (no-record vs bare Fastify)', value: ba, perRound: summarize(paired('B', 'A', m => m.main.rps)), goal: '≥ 0.95', met: ba >= 0.95 },
+    { name: 'C/B req/s (recording vs no-record)', value: cb, perRound: summarize(paired('C', 'B', m => m.main.rps)), goal: '≥ 0.80', met: cb >= 0.80 },
+    { name: 'C p99 / B p99 latency', value: lat, perRound: summarize(paired('C', 'B', m => m.main.p99Ms)), goal: '≤ 1.5', met: lat <= 1.5 }
+  ]
+  const ratioTable = markdownTable(['Ratio', 'of the medians', 'per round min–max', 'goal', 'met'],
+    ratios.map(r => [r.name, r.value.toFixed(3), `${r.perRound.min.toFixed(3)}–${r.perRound.max.toFixed(3)}`, r.goal, r.met ? 'yes' : '**no**']),
+    ['l', 'r', 'r', 'l', 'l'])
+
+  const cs = by('C').filter(m => m.recording !== undefined)
+  const recRows = cs.map(m => {
+    const r = m.recording as RecordingCheck
+    return [String(m.round + 1), formatInt(r.answered), formatInt(r.records), r.records >= r.answered && r.verifyOk ? 'yes' : '**no**',
+      r.dropped === null ? 'n/a' : formatInt(r.dropped), r.ratio === null ? 'n/a' : r.ratio.toFixed(2), String(r.files), (m.stopMs / 1000).toFixed(2)]
+  })
+  const recTable = markdownTable(['C round', 'requests answered', 'records verified', 'records ≥ requests', 'dropped', 'compression', 'files', 'SIGTERM to exit s'],
+    recRows, ['r', 'r', 'r', 'l', 'r', 'r', 'r', 'r'])
+
+  const notes: string[] = []
+  notes.push(`A run is measured again (up to ${args.maxAttempts} times in all) when CPU 0 or CPU 1 spent more than ${pct(DISTURBED)} of the run on other processes`)
+  const foreign0 = Math.max(...ms.map(m => m.core0 - m.serverCpu))
+  const foreign1 = Math.max(...ms.map(m => m.core1 - (Number.isFinite(m.main.cpuSeconds) ? m.main.cpuSeconds / m.main.seconds : 0)))
+  notes.push(`CPU 0 busy beyond the server's own CPU time: at most ${pct(foreign0)} in any run (other processes and interrupts on the server's core)`)
+  notes.push(`CPU 1 busy beyond wrk's own CPU time: at most ${pct(foreign1)} in any run`)
+  for (const m of ms) for (const w of m.warnings) notes.push(`round ${m.round + 1} ${m.kind}: ${w}`)
+  const tables = [table, '**Ratios** (goals from issues 4 and 8):', '', ratioTable, `**Recording check** (C: \`blackhole verify\` on the archive after SIGTERM; requests answered = readiness probe + warm-up + measured run; ${args.duration} s runs):`, '', recTable].join('\n')
+  return { tables, ratios, notes }
+}
+
+function rssReport (r: RssRun): string {
+  const warmCut = 30
+  const late = r.samples.filter(s => s[0] >= warmCut).map(s => s[2])
+  const first = late[0]
+  const last = late[late.length - 1]
+  const lines = [
+    `- ${formatInt(r.answered)} requests answered in ${r.seconds.toFixed(0)} s of wrk (plus a ${r.warm === null ? 0 : r.warm.seconds.toFixed(0)} s warm-up), ${formatInt(r.main.rps)} req/s, p99 ${format3(r.main.p99Ms)} ms; server CPU ${pct(r.serverCpu)}`,
+    `- **Peak RSS (VmHWM): ${mib(r.peakRss)} MiB**`,
+    late.length > 0
+      ? `- RSS after the first ${warmCut} s: ${mib(Math.min(...late))}–${mib(Math.max(...late))} MiB (${mib(first)} MiB at the first sample past ${warmCut} s, ${mib(last)} MiB at the end: ${last >= first ? '+' : ''}${mib(last - first)} MiB)`
+      : `- (run shorter than ${warmCut} s: no post-warm-up samples)`,
+    `- Archive: ${formatInt(r.records)} records verified in ${r.files} file(s) (${r.records >= r.answered && r.verifyOk ? 'at least every request answered' : '**fewer than the requests answered**'}), ` +
+      `${r.archiveBytes === null ? '' : `${formatBytes(r.archiveBytes)} on disk, compression ${r.ratio?.toFixed(2)}, `}dropped ${r.dropped ?? 'n/a'}; SIGTERM to exit ${(r.stopMs / 1000).toFixed(1)} s`,
+    `- \`blackhole verify\` over it (unpinned, page cache warm): ${r.verifySeconds.toFixed(1)} s, ${formatInt(r.records / r.verifySeconds)} records/s`,
+    '',
+    'RSS every 10 s of the measured run:',
+    '',
+    markdownTable(['s', 'requests answered', 'RSS MiB'],
+      r.samples.map(s => [s[0].toFixed(0), Number.isFinite(s[1]) ? formatInt(s[1]) : 'n/a', mib(s[2])]), ['r', 'r', 'r'])
+  ]
+  for (const w of r.warnings) lines.push(`- note: ${w}`)
+  return lines.join('\n')
+}
+
+// ---------------------------------------------------------------------------------------------
+// Docs: the sink-bench section holds two parts, each rewritten only by the run that measures it.
+
+const SECTION = 'sink-bench'
+const PART_T = 'sink-bench-throughput'
+const PART_R = 'sink-bench-rss'
+
+function partOf (text: string, name: string): string | null {
+  const s = `<!-- ${name}:start -->`
+  const e = `<!-- ${name}:end -->`
+  const i = text.indexOf(s)
+  const j = text.indexOf(e)
+  return i !== -1 && j > i ? text.slice(i, j + e.length) : null
+}
+
+function block (name: string, body: string): string {
+  return `<!-- ${name}:start -->\n${body.trimEnd()}\n<!-- ${name}:end -->`
+}
+
+function writeDocs (throughput: string | null, rss: string | null): void {
+  const current = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : ''
+  const section = partOf(current, SECTION) ?? ''
+  const t = throughput !== null ? block(PART_T, throughput) : partOf(section, PART_T) ?? block(PART_T, '_Not measured yet._')
+  const r = rss !== null ? block(PART_R, rss) : partOf(section, PART_R) ?? block(PART_R, '_Not measured yet._')
+  const body = [
+    '### Preset sink throughput (`test/bench/sink.ts`)',
+    '',
+    'Three servers, each started fresh on a free 127.0.0.1 port and pinned to CPU 0, loaded by wrk',
+    'pinned to CPU 1 with 64 keep-alive connections POSTing 2048-byte JSON documents (100 distinct',
+    'ones in rotation, `Content-Type: application/json`) to `/ingest`:',
+    '',
+    `- A: \`${serverCommandText('A')}\` (\`removeAllContentTypeParsers()\`, a \`*\` parser that drains the body, one route for every method on \`/*\`, empty 200, logger off)`,
+    `- B: \`${serverCommandText('B')}\``,
+    `- C: \`${serverCommandText('C')}\` (recording every request with the default codec)`,
+    '',
+    'Rounds alternate the order (A B C, B C A, C A B, ...). Per server: wait until it answers, a',
+    'discarded warm-up run, the measured run, peak RSS (`VmHWM` from `/proc/PID/status`), then',
+    'SIGTERM; for C, `blackhole verify` counts the records in the sealed archive afterwards.',
+    'Medians over the rounds with the min–max spread. "server CPU" is the server process\'s CPU time',
+    '(every thread) over the measured run\'s wall time; "core 1 busy" is CPU 1 (wrk\'s) from',
+    '`/proc/stat`; "wrk CPU" is wrk\'s own CPU time (printed by `post.lua`).',
+    '',
+    t,
+    '',
+    r
+  ].join('\n')
+  replaceDocSection(DOCS, SECTION, body, DOCS_INTRO)
+}
+
+const DOCS_INTRO = '# Benchmarks\n'
+
+/** The command that reproduces the rounds of this run from the normal build (output in dist/). */
+function throughputCommand (a: Args): string {
+  let s = 'node dist/test/bench/sink.js'
+  if (a.rounds !== 5) s += ` --rounds ${a.rounds}`
+  if (a.duration !== 10) s += ` --duration ${a.duration}`
+  if (a.warmup !== 3) s += ` --warmup ${a.warmup}`
+  if (a.maxAttempts !== 3) s += ` --max-attempts ${a.maxAttempts}`
+  return s + ' --write-docs'
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** The commit measured, and whether the server's sources differ from it. */
+function codeVersion (): string {
+  try {
+    const head = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'lib', 'plugin', 'preset', 'schema'], { encoding: 'utf8' }).trim()
+    return dirty === '' ? `commit ${head}` : `commit ${head} plus uncommitted changes in lib/, plugin/ or preset/`
+  } catch {
+    return 'unknown (not a git checkout)'
+  }
+}
+
+function preflight (): void {
+  const missing = [CLI, BARE, POST_LUA].filter(f => !existsSync(f))
+  if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}: build first (npm run build)`)
+  if (os.cpus().length < 2) throw new Error('needs at least 2 CPUs (server on CPU 0, wrk on CPU 1)')
+  for (const bin of ['taskset', 'wrk']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' })
+    } catch {
+      throw new Error(`${bin} not found on PATH`)
+    }
+  }
+}
+
+async function main (): Promise<void> {
+  const argv = process.argv.slice(2)
+  const args = parseCli(argv)
+  preflight()
+  const machine = machineInfo()
+  const code = codeVersion()
+  const started = Date.now()
+  const load = os.loadavg().map(x => x.toFixed(2)).join(' ')
+  process.stderr.write(`sink bench: ${args.rounds} rounds × A B C, warm-up ${args.warmup} s, run ${args.duration} s; load average ${load}\n`)
+
+  let throughputDoc: string | null = null
+  let rssDoc: string | null = null
+  const measurements: Measurement[] = []
+  for (let r = 0; r < args.rounds; r++) {
+    const order = KINDS.map((_, i) => KINDS[(i + r) % KINDS.length])
+    for (const k of order) {
+      let m = await measure(k, r, args)
+      let attempts = 1
+      for (; attempts < args.maxAttempts && disturbance(m) > DISTURBED; attempts++) {
+        process.stderr.write(`round ${r + 1} ${k}: other load on the cores (${pct(disturbance(m))}), measuring again\n`)
+        m = await measure(k, r, args)
+      }
+      if (disturbance(m) > DISTURBED) m.warnings.unshift(`**disturbed**: other processes took ${pct(disturbance(m))} of a core during the run kept (attempt ${attempts} of ${args.maxAttempts})`)
+      else if (attempts > 1) m.warnings.unshift(`measured ${attempts} times: the earlier attempts were disturbed by other processes`)
+      measurements.push(m)
+      const rec = m.recording === undefined ? '' : `, records ${formatInt(m.recording.records)} ≥ answered ${formatInt(m.recording.answered)}: ${m.recording.records >= m.recording.answered ? 'yes' : 'NO'}`
+      process.stderr.write(`round ${r + 1} ${k}: ${formatInt(m.main.rps)} req/s, p99 ${format3(m.main.p99Ms)} ms, peak RSS ${mib(m.peakRss)} MiB, server CPU ${pct(m.serverCpu)}, core0 ${pct(m.core0)}, core1 ${pct(m.core1)}, wrk CPU ${pct(m.main.cpuSeconds / m.main.seconds)}${rec}\n`)
+      for (const w of m.warnings) process.stderr.write(`  warning: ${w}\n`)
+    }
+  }
+  if (measurements.length > 0) {
+    const t = throughputReport(measurements, args)
+    process.stdout.write(`\n${t.tables}\n`)
+    for (const n of t.notes) process.stdout.write(`- ${n}\n`)
+    const elapsed = (Date.now() - started) / 1000
+    throughputDoc = [
+      '#### Throughput, latency and peak RSS',
+      '',
+      'Commands:',
+      '',
+      '```sh',
+      'npm run build',
+      throughputCommand(args),
+      '```',
+      '',
+      'wrk, for each server (warm-up with the same command and `-d' + String(args.warmup) + 's`):',
+      '',
+      '```sh',
+      wrkCommand(args.duration),
+      '```',
+      '',
+      ...machineLines(machine),
+      `- Code: ${code}`,
+      `- ${args.rounds} rounds × 3 servers, ${args.warmup} s warm-up + ${args.duration} s measured each; whole run ${elapsed.toFixed(0)} s; load average before the run ${load}`,
+      '',
+      t.tables,
+      ...t.notes.map(n => `- ${n}`)
+    ].join('\n')
+  }
+
+  if (args.rssRequests > 0) {
+    const t0 = Date.now()
+    const r = await rssRun(args)
+    const report = rssReport(r)
+    process.stdout.write(`\nLong recording run (C), ${formatInt(args.rssRequests)} requests:\n\n${report}\n`)
+    const m = machineInfo()
+    rssDoc = [
+      `#### Peak RSS over ${formatInt(args.rssRequests)} recorded requests`,
+      '',
+      'One recording server (C) loaded until it has answered the requested number of requests',
+      '(wrk is interrupted with SIGINT once `/_blackhole/stats` reports it; RSS from `/proc/PID/status`):',
+      '',
+      '```sh',
+      'npm run build',
+      `node dist/test/bench/sink.js --rounds 0 --rss-requests ${args.rssRequests} --write-docs`,
+      '```',
+      '',
+      ...machineLines(m),
+      `- Code: ${code}`,
+      `- whole run ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+      '',
+      report
+    ].join('\n')
+  }
+
+  if (args.writeDocs) {
+    writeDocs(throughputDoc, rssDoc)
+    process.stderr.write(`updated ${DOCS}\n`)
+  }
+}
+
+try {
+  await main()
+} catch (err) {
+  process.stderr.write(`sink bench: ${(err as Error).stack ?? String(err)}\n`)
+  process.exitCode = 1
+}
