@@ -67,6 +67,26 @@ export function targetPath (uri: string): string {
   return '/' + uri
 }
 
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+// eslint-disable-next-line no-control-regex
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/
+const BAD_PATH = /[^\u0021-\u00ff]/
+
+/**
+ * Why undici would refuse this request, or null. Checked before sending: undici validates a
+ * queued request only when it dispatches it, and a refusal there leaves its pool stuck.
+ */
+export function invalidReason (req: OutgoingRequest): string | null {
+  if (!TOKEN.test(req.method)) return `method ${JSON.stringify(req.method)} is not a token`
+  if (!req.path.startsWith('/')) return `request target ${JSON.stringify(req.path)} cannot be sent (origin-form only)`
+  if (BAD_PATH.test(req.path)) return 'request target holds spaces or control characters'
+  for (let i = 0; i < req.headers.length; i += 2) {
+    if (!TOKEN.test(req.headers[i])) return `header name ${JSON.stringify(req.headers[i])} is not a token`
+    if (BAD_VALUE.test(req.headers[i + 1])) return `header ${req.headers[i]} has a control character in its value`
+  }
+  return null
+}
+
 export class RequestShaper {
   readonly #base: string
   readonly #remove: Set<string>
@@ -85,10 +105,15 @@ export class RequestShaper {
     for (const [from, to] of this.rw.rewritePath ?? []) path = path.replace(from, to)
     if (this.#base !== '') path = this.#base + (path === '*' ? '/' : path)
     const headers: string[] = []
+    let host = false
     for (const [name, value] of parseHeaderBlock(r.headers)) {
       const lower = name.toLowerCase()
       if (name.startsWith(':') || HOP_BY_HOP.has(lower) || this.#remove.has(lower) || this.#setNames.has(lower)) continue
-      if (lower === 'host' && !this.rw.keepHost) continue
+      if (lower === 'host') {
+        // One Host at most: the target's, or with keepHost the first one recorded.
+        if (!this.rw.keepHost || host) continue
+        host = true
+      }
       headers.push(name, value)
     }
     for (const [name, value] of this.#set) headers.push(name, fill(value, vars, r.id))

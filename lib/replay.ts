@@ -6,7 +6,7 @@ import { Pool } from 'undici'
 import * as hdr from 'hdr-histogram-js'
 import { readArchive, type ArchiveRecord } from './archive-reader.js'
 import { RecordFilter, type ReplayFilter } from './replay-filter.js'
-import { RequestShaper, type OutgoingRequest, type Rewrites } from './replay-request.js'
+import { invalidReason, RequestShaper, type OutgoingRequest, type Rewrites } from './replay-request.js'
 
 export type Pacing =
   | { mode: 'concurrency', concurrency: number }
@@ -86,8 +86,8 @@ export interface ReplaySummary {
   answered: number
   /** Count per status code. */
   statuses: Record<string, number>
-  /** Transport errors by kind. */
-  errors: { connect: number, timeout: number, reset: number, other: number }
+  /** Transport errors by kind; `invalid`: recorded requests that cannot be sent as they are. */
+  errors: { connect: number, timeout: number, reset: number, invalid: number, other: number }
   /** Answers whose status is in failStatus. */
   failedStatus: number
   /** Transport errors plus failed statuses. */
@@ -179,7 +179,7 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
     sent: 0,
     answered: 0,
     statuses: {},
-    errors: { connect: 0, timeout: 0, reset: 0, other: 0 },
+    errors: { connect: 0, timeout: 0, reset: 0, invalid: 0, other: 0 },
     failedStatus: 0,
     failed: 0,
     compared: 0,
@@ -256,6 +256,10 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
       opts.dryRun(req)
       return
     }
+    if (pool !== null && invalidReason(req) !== null) {
+      s.errors.invalid++
+      return
+    }
     const t0 = performance.now()
     try {
       let status: number
@@ -301,7 +305,7 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
     else if (opts.limit !== undefined && rate > 0) etaMs = Math.max(0, (opts.limit * multiply * loops - done) / rate * 1000)
     return { sent: s.sent, answered: s.answered, errors: errorsCount() + s.failedStatus, elapsedMs, rate, etaMs }
   }
-  const errorsCount = (): number => s.errors.connect + s.errors.timeout + s.errors.reset + s.errors.other
+  const errorsCount = (): number => s.errors.connect + s.errors.timeout + s.errors.reset + s.errors.invalid + s.errors.other
 
   const inFlight = new Set<Promise<void>>()
   const track = (p: Promise<void>): void => {
@@ -324,14 +328,24 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
             return
           }
           if (next.done) return
-          await sendOne(next.value, 0)
+          const p = sendOne(next.value, 0)
+          track(p)
+          await p
         }
       }
-      await Promise.all(Array.from({ length: pacing.concurrency }, worker))
+      const workers = Promise.all(Array.from({ length: pacing.concurrency }, worker))
+      // On stop, requests in flight get drainMs (below), not their full timeout.
+      await Promise.race([workers, new Promise<void>(resolve => {
+        if (stopped) resolve()
+        opts.signal?.addEventListener('abort', () => resolve(), { once: true })
+      })])
+      // Stopping early leaves the generator suspended inside the archive reader: close it.
+      await it.return(undefined).catch(() => {})
       if (sourceError !== null) throw sourceError
     } else {
       const maxInFlight = opts.maxInFlight ?? 10_000
       let i = 0
+      // (for await closes the generator, and with it the archive file, when the loop breaks.)
       for await (const job of jobs()) {
         if (stopped || performance.now() >= deadline) break
         const dueRel = pacing.mode === 'rate' ? (i++ * 1000) / pacing.rate : job.dueMs
@@ -357,17 +371,19 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
   s.failed = errorsCount() + s.failedStatus
   s.achievedRate = s.durationMs > 0 ? (s.answered + errorsCount()) / (s.durationMs / 1000) : 0
   const ms = (us: number): number => Math.round(us) / 1000
+  // Percentiles are bucket upper bounds; the maximum is exact: never report a percentile above it.
+  const pct = (h: hdr.Histogram, p: number): number => ms(Math.min(h.getValueAtPercentile(p), h.maxValue))
   if (latency.totalCount > 0) {
     s.latency = {
-      p50: ms(latency.getValueAtPercentile(50)),
-      p90: ms(latency.getValueAtPercentile(90)),
-      p99: ms(latency.getValueAtPercentile(99)),
-      p999: ms(latency.getValueAtPercentile(99.9)),
+      p50: pct(latency, 50),
+      p90: pct(latency, 90),
+      p99: pct(latency, 99),
+      p999: pct(latency, 99.9),
       max: ms(latency.maxValue),
       mean: ms(latency.mean)
     }
   }
-  if (lag !== null && lag.totalCount > 0) s.lag = { mean: ms(lag.mean), p99: ms(lag.getValueAtPercentile(99)), max: ms(lag.maxValue) }
+  if (lag !== null && lag.totalCount > 0) s.lag = { mean: ms(lag.mean), p99: pct(lag, 99), max: ms(lag.maxValue) }
   return s
 }
 

@@ -141,7 +141,7 @@ function formatSummary (s: ReplaySummary): string {
     `sent ${s.sent}, answered ${s.answered} in ${(s.durationMs / 1000).toFixed(2)} s (${s.achievedRate.toFixed(1)} req/s)${s.stopped ? ', stopped early' : ''}`,
     `records read ${s.read}, matched ${s.matched}`,
     `statuses: ${Object.entries(s.statuses).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'}`,
-    `errors: connect=${s.errors.connect} timeout=${s.errors.timeout} reset=${s.errors.reset} other=${s.errors.other}; failed statuses=${s.failedStatus}`,
+    `errors: connect=${s.errors.connect} timeout=${s.errors.timeout} reset=${s.errors.reset} invalid=${s.errors.invalid} other=${s.errors.other}; failed statuses=${s.failedStatus}`,
     `latency ms: p50=${s.latency.p50} p90=${s.latency.p90} p99=${s.latency.p99} p99.9=${s.latency.p999} max=${s.latency.max} mean=${s.latency.mean}`
   ]
   if (s.lag !== null) lines.push(`schedule lag ms: mean=${s.lag.mean} p99=${s.lag.p99} max=${s.lag.max}`)
