@@ -102,7 +102,8 @@ export class RequestShaper {
   shape (r: DecodedRequest, vars: TemplateVars): OutgoingRequest {
     let path = targetPath(r.uri)
     for (const [from, to] of this.rw.rewritePath ?? []) path = path.replace(from, to)
-    if (this.#base !== '') path = this.#base + (path === '*' ? '/' : path)
+    // `*` (OPTIONS *) stays as it is: the client cannot send it, and it is counted as invalid.
+    if (this.#base !== '' && path !== '*') path = this.#base + path
     const headers: string[] = []
     let host = false
     for (const [name, value] of parseHeaderBlock(r.headers)) {
