@@ -134,6 +134,21 @@ export function bodyOf (r: RequestRecord): Buffer {
   return r.body ? Buffer.from(r.body.buffer, r.body.byteOffset, r.body.length) : Buffer.alloc(0)
 }
 
+/**
+ * The transport errors of a summary by kind, every kind not named in `expected` being 0 (so a
+ * kind added later, e.g. `invalid`, must stay 0 where the test expects none).
+ */
+export function errorKinds (errors: Record<string, number>, expected: Record<string, number>): { actual: Record<string, number>, expected: Record<string, number> } {
+  const want: Record<string, number> = {}
+  for (const k of new Set([...Object.keys(errors), ...Object.keys(expected)])) want[k] = expected[k] ?? 0
+  return { actual: { ...errors }, expected: want }
+}
+
+/** Sum of every error kind of a summary. */
+export function errorCount (errors: Record<string, number>): number {
+  return Object.values(errors).reduce((a, b) => a + b, 0)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Header lines
 
