@@ -8,6 +8,7 @@ import { realpath } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { listArchiveFiles } from '../lib/archive-reader.js'
 import type { Pacing, ReplayProgress, ReplaySummary } from '../lib/replay.js'
 
 export interface ReplayRouteOptions {
@@ -39,13 +40,19 @@ function globToRegExp (pattern: string): RegExp {
   return new RegExp('^' + pattern.split('*').map(p => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$', 'i')
 }
 
-/** Addresses no replay may reach unless the allowlist names them literally: cloud metadata, link-local, "this host". */
-function alwaysForbidden (ip: string): boolean {
-  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip
-  if (net.isIPv4(v4)) return v4.startsWith('169.254.') || v4.startsWith('0.')
-  const lower = ip.toLowerCase()
-  return lower.startsWith('fe8') || lower.startsWith('fe9') || lower.startsWith('fea') || lower.startsWith('feb') || lower === '::'
-}
+/**
+ * Addresses no replay may reach unless the allowlist names them literally: link-local (where
+ * cloud metadata services live), "this host", and the metadata addresses outside those ranges.
+ * BlockList also matches IPv4-mapped IPv6 forms (::ffff:a9fe:a9fe) against the IPv4 rules.
+ */
+const forbidden = new net.BlockList()
+forbidden.addSubnet('169.254.0.0', 16, 'ipv4')
+forbidden.addSubnet('0.0.0.0', 8, 'ipv4')
+forbidden.addAddress('100.100.100.200', 'ipv4') // Alibaba Cloud metadata
+forbidden.addSubnet('fe80::', 10, 'ipv6')
+forbidden.addAddress('::', 'ipv6')
+forbidden.addAddress('fd00:ec2::254', 'ipv6') // AWS metadata over IPv6
+const alwaysForbidden = (ip: string): boolean => forbidden.check(ip, net.isIPv4(ip) ? 'ipv4' : 'ipv6')
 
 export class HttpError extends Error {
   constructor (readonly statusCode: number, message: string) {
@@ -92,7 +99,15 @@ export async function checkTarget (target: string, allow: RegExp[], allowLiteral
 /** Resolves requested file names inside `dir`: no absolute paths, no `..`, no symlinks leading out. */
 export async function resolveFiles (dir: string, names: unknown): Promise<string[]> {
   const root = await realpath(dir)
-  if (names === undefined) return [root]
+  if (names === undefined) {
+    // Every archive of the directory, except links that lead out of it.
+    const inside: string[] = []
+    for (const file of await listArchiveFiles([root])) {
+      const real = await realpath(file).catch(() => null)
+      if (real !== null && real.startsWith(root + path.sep)) inside.push(real)
+    }
+    return inside
+  }
   if (!Array.isArray(names) || names.length === 0 || names.length > 10_000 || !names.every(n => typeof n === 'string')) {
     throw new HttpError(400, 'files must be a non-empty array of file names')
   }
@@ -200,6 +215,24 @@ export function addReplayRoutes (fastify: FastifyInstance, o: ReplayRouteOptions
         return [h.slice(0, i).trim(), h.slice(i + 1).trim()] as [string, string]
       })
       const keepHost = b.keepHost === true
+      // Every field is checked before the job exists: a refused request leaves nothing behind.
+      const replayOptions = {
+        paths: files,
+        target: url.href,
+        pacing,
+        loop: int('loop', 1000),
+        multiply: int('multiply', 1000),
+        limit: int('limit', 100_000_000),
+        timeoutMs: int('timeoutMs', 600_000),
+        filter: { methods: strings('methods'), path: pathRe },
+        rewrite: {
+          // The connection goes to the pinned address; the Host header names the target as given.
+          setHeaders: keepHost ? setHeaders : [['Host', host] as [string, string], ...setHeaders],
+          removeHeaders: strings('removeHeaders'),
+          keepHost
+        },
+        progressMs: 500
+      }
       const job: Job = {
         id: randomUUID(),
         state: 'running',
@@ -215,23 +248,9 @@ export function addReplayRoutes (fastify: FastifyInstance, o: ReplayRouteOptions
       jobs.set(job.id, job)
       const { replay } = await import('../lib/replay.js')
       replay({
-        paths: files,
-        target: url.href,
-        pacing,
-        loop: int('loop', 1000),
-        multiply: int('multiply', 1000),
-        limit: int('limit', 100_000_000),
-        timeoutMs: int('timeoutMs', 600_000),
-        filter: { methods: strings('methods'), path: pathRe },
-        rewrite: {
-          // The connection goes to the pinned address; the Host header names the target as given.
-          setHeaders: keepHost ? setHeaders : [['Host', host], ...setHeaders],
-          removeHeaders: strings('removeHeaders'),
-          keepHost
-        },
+        ...replayOptions,
         signal: job.controller.signal,
-        onProgress: (p) => { job.progress = p },
-        progressMs: 500
+        onProgress: (p) => { job.progress = p }
       }).then(summary => {
         job.summary = summary
         job.state = summary.stopped ? 'cancelled' : 'done'
