@@ -142,6 +142,27 @@ function statusMatcher (list: string[]): (s: number) => boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
+/**
+ * Sends one request with Pool.dispatch and resolves with the status once the response body has
+ * been read and discarded: no response stream per request (Pool.request makes one).
+ */
+function send (pool: Pool, req: OutgoingRequest): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let status = 0
+    // undici 7's Pool still validates the classic handler interface (onConnect...): use it.
+    pool.dispatch({ path: req.path, method: req.method, headers: req.headers, body: req.body }, {
+      onConnect () {},
+      onHeaders (statusCode) {
+        status = statusCode
+        return true
+      },
+      onData () { return true },
+      onComplete () { resolve(status) },
+      onError (err) { reject(err) }
+    })
+  })
+}
+
 function histogram (): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 })
 }
@@ -264,9 +285,7 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
     try {
       let status: number
       if (pool !== null) {
-        const res = await pool.request({ path: req.path, method: req.method, headers: req.headers, body: req.body })
-        status = res.statusCode
-        await res.body.dump({ limit: Number.MAX_SAFE_INTEGER })
+        status = await send(pool, req)
       } else {
         const headers: Record<string, string | string[]> = {}
         for (let i = 0; i < req.headers.length; i += 2) {
