@@ -13,26 +13,12 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, type LightMyR
 import blackhole, { type BlackholeOptions } from '../plugin/index.js'
 import { readArchive, readFileRecords, type ArchiveRecord } from '../lib/archive-reader.js'
 import { hasTool } from './tools.js'
+export { noise } from './tools.js'
 
 export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 export function sha256 (b: Uint8Array | string): string {
   return createHash('sha256').update(b).digest('hex')
-}
-
-/** Deterministic pseudo-random bytes. */
-export function noise (n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n)
-  let x = (seed * 2654435761 + 1) >>> 0
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    b[i] = x & 0xFF
-  }
-  return b
 }
 
 /**

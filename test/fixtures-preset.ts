@@ -3,14 +3,14 @@
 // node:http clients (one request, or a bounded load run counting 200s) and archive readers.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import http from 'node:http'
 import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { readArchive, type ArchiveRecord } from '../lib/archive-reader.js'
 import type { RecordJson } from '../lib/dump.js'
+export { tmpDir, rmDir, noise } from './tools.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -32,29 +32,6 @@ export function fastifyCliBin (): string | null {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
-
-export async function tmpDir (tag: string): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), `fbh-${tag}-`))
-}
-
-export async function rmDir (dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true })
-}
-
-/** Deterministic pseudo-random bytes. */
-export function noise (n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n)
-  let x = (seed * 2654435761 + 1) >>> 0
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    b[i] = x & 0xFF
-  }
-  return b
-}
 
 /** A TCP port free on 127.0.0.1 right now (bound to port 0, then released). */
 export async function freePort (): Promise<number> {

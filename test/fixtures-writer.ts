@@ -6,14 +6,15 @@
 // flushing, prints {"pid","tmp"} as one JSON line and kills itself with SIGKILL.
 import { spawn, spawnSync } from 'node:child_process'
 import { writeSync } from 'node:fs'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
-import os from 'node:os'
+import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ArchiveWriter } from '../lib/archive-writer.js'
 import { readArchive, readFileRecords } from '../lib/archive-reader.js'
 import type { CodecName } from '../lib/codecs.js'
 import { encodeRequest, type RequestRecord } from '../lib/record.js'
+import { noise } from './tools.js'
+export { tmpDir, rmDir, noise } from './tools.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -21,29 +22,6 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 export const CLI = path.join(here, '..', 'preset', 'cli.js')
 /** This file, compiled: the crash child script. */
 export const FIXTURE_SCRIPT = fileURLToPath(import.meta.url)
-
-export async function tmpDir (tag: string): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), `fbh-${tag}-`))
-}
-
-export async function rmDir (dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true })
-}
-
-/** Deterministic pseudo-random bytes (incompressible, so file sizes are predictable). */
-export function noise (n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n)
-  let x = (seed * 2654435761 + 1) >>> 0
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    b[i] = x & 0xFF
-  }
-  return b
-}
 
 /** The record number `i` of a test stream: uri `/r/<i>`, id `id-<i>`. */
 export function recordOf (i: number, bodyBytes = 64, random = false): RequestRecord {
