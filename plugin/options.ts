@@ -1,6 +1,6 @@
 // Plugin options: types, defaults and validation. Every problem is reported at registration
 // with the option's name and what it accepts.
-import type { ArchiveWriter } from '../lib/archive-writer.js'
+import type { ArchiveWriter, ArchiveWriterOptions } from '../lib/archive-writer.js'
 import { CODEC_NAMES, type CodecName } from '../lib/codecs.js'
 
 export type RedactMode = 'remove' | 'mask' | 'hash'
@@ -27,24 +27,16 @@ export interface MatchOptions {
   urls?: Array<string | RegExp>
 }
 
-export interface BlackholeOptions {
+/** The archive writer's options the plugin passes through (documented in ArchiveWriterOptions). */
+export type ArchiveOptions = Partial<Pick<ArchiveWriterOptions,
+  'codec' | 'batchBytes' | 'flushMs' | 'rotateBytes' | 'rotateMs' | 'retainBytes' | 'retainFiles' | 'fsync' |
+  'maxPendingBytes' | 'blockChecksum' | 'recover'>>
+
+export interface BlackholeOptions extends ArchiveOptions {
   /** Directory for archive files. Required unless `writer` is given. */
   dir?: string
   /** Use this writer instead of creating one (the plugin then does not close it). */
   writer?: ArchiveWriter
-  codec?: CodecName
-  batchBytes?: number
-  flushMs?: number
-  rotateBytes?: number
-  rotateMs?: number
-  retainBytes?: number
-  retainFiles?: number
-  fsync?: boolean
-  maxPendingBytes?: number
-  /** xxh32 per block (off by default: blackhole's reader rejects them, see docs/format.md). */
-  blockChecksum?: boolean
-  /** Seal `.tmp` files left by dead processes at start. Default true; set false when another process does it. */
-  recover?: boolean
   /** Fraction of requests recorded, 0 to 1. Default 1. */
   sample?: number
   /** Consistent sampling: the same client is always in or always out. */

@@ -4,44 +4,20 @@
 // answers with a configurable status, delay, reset or silence, the CLI as a child process
 // stopped by its PID, and an independent header-block parser for the expected header lines.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
 import http from 'node:http'
 import net from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { ArchiveWriter, type ArchiveWriterOptions } from '../lib/archive-writer.js'
 import { readArchive, type ArchiveRecord } from '../lib/archive-reader.js'
 import type { RequestRecord } from '../lib/record.js'
+import { noise, rmDir, tmpDir } from './tools.js'
+export { noise, rmDir, tmpDir }
 
 /** The compiled CLI next to this compiled file (dist…/preset/cli.js). */
 export const CLI = fileURLToPath(new URL('../preset/cli.js', import.meta.url))
 
 export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
-
-export async function tmpDir (tag: string): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), `fbh-replay-${tag}-`))
-}
-
-export async function rmDir (dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true })
-}
-
-/** Deterministic pseudo-random bytes (xorshift32). */
-export function noise (n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n)
-  let x = (seed * 2654435761 + 1) >>> 0
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    b[i] = x & 0xFF
-  }
-  return b
-}
 
 /** Every byte value 0x00..0xFF, `times` times over. */
 export function allBytes (times = 1): Buffer {
