@@ -4,7 +4,7 @@
 // fastify-cli (`fastify start dist/preset/app.js`).
 import http from 'node:http'
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import blackhole from '../plugin/index.js'
 import { normalizePresetOptions, type PresetOptions, type ResolvedPresetOptions } from './preset-options.js'
 import { addAdminRoutes } from './admin.js'
@@ -32,10 +32,6 @@ class BodyTooLargeError extends Error {
     super(`Request body is larger than the limit of ${limit} bytes`)
   }
 }
-
-// A token/token media type, as Fastify requires; anything else would get 415 from Fastify's
-// content-type check, and a sink answers 200 to every content type.
-const VALID_CT = /^\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*(;.*)?$/
 
 async function blackholePreset (fastify: FastifyInstance, rawOpts: PresetOptions): Promise<void> {
   const o = normalizePresetOptions(rawOpts)
@@ -66,13 +62,12 @@ async function blackholePreset (fastify: FastifyInstance, rawOpts: PresetOptions
   }
 
   // Bodies are drained, counted and thrown away: the plugin has already teed the bytes.
-  fastify.removeAllContentTypeParsers()
-  fastify.addContentTypeParser('*', function sinkParser (request, payload, done) {
+  function drain (request: FastifyRequest, payload: NodeJS.ReadableStream, done: (err: Error | null) => void): void {
     const limit = o.bodyLimit
     const declared = Number(request.headers['content-length'])
     if (declared > limit) {
       counters.tooLarge++
-      done(new BodyTooLargeError(limit), undefined)
+      done(new BodyTooLargeError(limit))
       return
     }
     let received = 0
@@ -83,7 +78,7 @@ async function blackholePreset (fastify: FastifyInstance, rawOpts: PresetOptions
       counters.bodyBytes += received
       payload.removeListener('data', onData)
       if (err !== null) payload.resume() // keep draining so the connection can be reused or closed cleanly
-      done(err, undefined)
+      done(err)
     }
     const onData = (chunk: Buffer): void => {
       received += chunk.length
@@ -95,6 +90,10 @@ async function blackholePreset (fastify: FastifyInstance, rawOpts: PresetOptions
     payload.on('data', onData)
     payload.once('end', () => finish(null))
     payload.once('error', finish)
+  }
+  fastify.removeAllContentTypeParsers()
+  fastify.addContentTypeParser('*', function sinkParser (request, payload, done) {
+    drain(request, payload, (err) => done(err, undefined))
   })
 
   for (const m of http.METHODS) {
@@ -110,12 +109,20 @@ async function blackholePreset (fastify: FastifyInstance, rawOpts: PresetOptions
     if (fixed) reply.code(status).headers(headers).send(body)
     else reply.send()
   }
-  function fixContentType (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    const ct = request.headers['content-type']
-    if (ct !== undefined && !VALID_CT.test(ct)) request.headers['content-type'] = 'application/octet-stream'
-    done()
-  }
-  const routeOpts = { bodyLimit: o.bodyLimit, exposeHeadRoute: false, onRequest: fixContentType, handler: sinkHandler }
+  // Fastify answers a malformed Content-Type with 415 before any parser runs; a sink answers 200
+  // to every content type. Handled here, on the error path, so other requests pay nothing.
+  fastify.setErrorHandler(function sinkErrors (error: FastifyError, request, reply) {
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      // No parser ran: drain the body as the sink parser would, then answer as the sink does.
+      drain(request, request.raw, (err) => {
+        if (err !== null) sinkErrors.call(fastify, err as FastifyError, request, reply)
+        else sinkHandler(request, reply.code(status)) // Fastify had set 415
+      })
+      return
+    }
+    reply.code(typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500).send(error)
+  })
+  const routeOpts = { bodyLimit: o.bodyLimit, exposeHeadRoute: false, handler: sinkHandler }
   fastify.route({ method: methods, url: '/', ...routeOpts })
   fastify.route({ method: methods, url: '/*', ...routeOpts })
 

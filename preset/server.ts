@@ -4,7 +4,7 @@ import cluster from 'node:cluster'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import closeWithGrace from 'close-with-grace'
-import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { recoverTmpFiles } from '../lib/recover.js'
 import blackholePreset from './app.js'
 import type { PresetOptions } from './preset-options.js'
@@ -32,7 +32,9 @@ export async function buildServer (o: ServeOptions): Promise<FastifyInstance> {
     logger: { level: o.logLevel },
     bodyLimit: preset.bodyLimit,
     // No log line per request: a sink's requests are counted in the stats line instead.
-    logController: new LogController({ disableRequestLogging: true })
+    logController: new LogController({ disableRequestLogging: true }),
+    // ...and no child logger per request either (request.log is the server's logger, without reqId).
+    childLoggerFactory: (logger: FastifyBaseLogger) => logger
   }
   let app: FastifyInstance
   if (o.http2) {
