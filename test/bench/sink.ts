@@ -16,7 +16,10 @@
 //                                [--rss-requests N] [--max-attempts 3] [--write-docs]
 //   --max-attempts   a run during which other processes took more than 10 % of CPU 0 or CPU 1
 //                    is measured again, up to this many times in all (shared machines)
-//   --rounds 0 --rss-requests 2000000   only the long recording run (peak RSS, RSS every 10 s)
+//   --rss-requests N  after the rounds, one long recording run (C) until N requests: peak RSS and
+//                    RSS every 10 s; with --rounds 0 only that run
+//   --write-docs     rewrite the sink-bench section of docs/benchmarks.md: the part this run
+//                    measured (rounds, long run or both); SINK_BENCH_DOCS=FILE writes elsewhere
 //
 // Linux only (taskset, /proc), at least 2 CPUs, wrk on PATH.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
@@ -287,7 +290,7 @@ const QUIET_BUSY = 0.15
 const QUIET_MAX_WAIT_MS = 120_000
 
 /**
- * Waits (at most 2 minutes) until CPUs 0 and 1 are both under 15 % busy over one second, so a
+ * Waits (at most 2 minutes) until CPUs 0 and 1 are both under 15 % busy over two seconds, so a
  * measurement does not start while something else (a build, a test run) holds the cores.
  * Returns a warning when it gave up waiting.
  */
@@ -296,7 +299,7 @@ async function waitQuiet (): Promise<string | null> {
   let busy = [0, 0]
   for (;;) {
     const a = coreTimes()
-    await sleep(1000)
+    await sleep(2000)
     const b = coreTimes()
     busy = [coreBusy(a, b, SERVER_CPU), coreBusy(a, b, WRK_CPU)]
     if (busy[0] < QUIET_BUSY && busy[1] < QUIET_BUSY) return null
@@ -561,6 +564,10 @@ interface RssRun {
   peakRss: number
   seconds: number
   serverCpu: number
+  core0: number
+  core1: number
+  /** The slowest answer to GET /_blackhole/stats (polled every 250 ms under load): [ms, at s]. */
+  slowestPoll: [number, number]
   answered: number
   records: number
   files: number
@@ -584,7 +591,10 @@ async function rssRun (args: Args): Promise<RssRun> {
     let main: WrkResult
     let peakRss: number
     let serverCpu: number
+    let core0: number
+    let core1: number
     let seconds: number
+    let pollMs: [number, number]
     let stats: SinkStatsJson | null
     const samples: Array<[number, number, number]> = []
     let stopped: Awaited<ReturnType<typeof stop>>
@@ -595,9 +605,12 @@ async function rssRun (args: Args): Promise<RssRun> {
       // Long enough for N requests at 70 % of the warm-up rate, bounded; the poller stops wrk at N.
       const duration = Math.min(RSS_MAX_SECONDS, Math.ceil(args.rssRequests / (0.7 * rate)) + 10)
       process.stderr.write(`rss run: warm-up ${formatInt(rate)} req/s, wrk -d${duration}s, stopped at ${formatInt(args.rssRequests)} requests\n`)
+      const c0 = coreTimes()
       const s0 = processCpu(server.pid)
       const t0 = performance.now()
       let noStats = false
+      let statsFailures = 0
+      let slowestPoll: [number, number] = [0, 0]
       main = await runWrk(port, duration, async (interrupt, finished) => {
         let nextSample = 0
         let lastProgress = 0
@@ -606,8 +619,12 @@ async function rssRun (args: Args): Promise<RssRun> {
           if (finished()) return
           if (server.done()) { interrupt(); return }
           const el = performance.now() - t0
+          const q0 = performance.now()
           const st = noStats ? null : await sinkStats(port)
-          if (st === null) noStats = true
+          const q = performance.now() - q0
+          if (q > slowestPoll[0]) slowestPoll = [q, el / 1000]
+          if (st === null && ++statsFailures >= 5) noStats = true // no stats route: the duration bounds the run
+          if (st !== null) statsFailures = 0
           const answered = st?.sink?.requests ?? NaN
           if (el >= nextSample) {
             const mem = memory(server.pid)
@@ -618,12 +635,15 @@ async function rssRun (args: Args): Promise<RssRun> {
             lastProgress = el
             process.stderr.write(`  ${(el / 1000).toFixed(0)} s: ${formatInt(answered)} requests, RSS ${formatBytes(samples[samples.length - 1][2])}\n`)
           }
-          // Without the stats route, the duration estimate alone bounds the run.
           if (answered >= args.rssRequests) { interrupt(); return }
         }
       })
       seconds = (performance.now() - t0) / 1000
+      pollMs = slowestPoll
       serverCpu = (processCpu(server.pid) - s0) / seconds
+      const c1 = coreTimes()
+      core0 = coreBusy(c0, c1, SERVER_CPU)
+      core1 = coreBusy(c0, c1, WRK_CPU)
       const mem = memory(server.pid)
       samples.push([seconds, NaN, mem.rss])
       stats = await sinkStats(port)
@@ -649,6 +669,9 @@ async function rssRun (args: Args): Promise<RssRun> {
       peakRss,
       seconds,
       serverCpu,
+      core0,
+      core1,
+      slowestPoll: pollMs,
       answered,
       records: v.records,
       files: v.files,
@@ -683,10 +706,14 @@ interface Ratio { name: string, value: number, perRound: Summary, goal: string, 
 
 function throughputReport (ms: Measurement[], args: Args): { tables: string, ratios: Ratio[], notes: string[] } {
   const by = (k: Kind): Measurement[] => ms.filter(m => m.kind === k)
+  // Disturbed runs (kept only when every attempt was disturbed) stay out of the figures, as long
+  // as the server has at least one clean run.
+  const clean = (m: Measurement): boolean => disturbance(m) <= DISTURBED
+  const used = (k: Kind): Measurement[] => by(k).some(clean) ? by(k).filter(clean) : by(k)
   const rows: string[][] = []
   const sums = new Map<Kind, { rps: Summary, p99: Summary }>()
   for (const k of KINDS) {
-    const xs = by(k)
+    const xs = used(k)
     const rps = summarize(xs.map(m => m.main.rps))
     const p99 = summarize(xs.map(m => m.main.p99Ms))
     const p50 = summarize(xs.map(m => m.main.p50Ms))
@@ -694,6 +721,7 @@ function throughputReport (ms: Measurement[], args: Args): { tables: string, rat
     sums.set(k, { rps, p99 })
     rows.push([
       LABEL[k],
+      `${xs.length} of ${by(k).length}`,
       ...summaryCells(rps, formatInt),
       ...summaryCells(p50, format3),
       ...summaryCells(p99, format3),
@@ -704,27 +732,31 @@ function throughputReport (ms: Measurement[], args: Args): { tables: string, rat
     ])
   }
   const table = markdownTable(
-    ['Server', 'req/s median', 'req/s min–max', 'p50 ms', 'p50 min–max', 'p99 ms', 'p99 min–max', 'peak RSS MiB (median)', 'peak RSS MiB (max)', 'server CPU', 'core 1 busy', 'wrk CPU'],
-    rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'])
+    ['Server', 'runs used', 'req/s median', 'req/s min–max', 'p50 ms', 'p50 min–max', 'p99 ms', 'p99 min–max', 'peak RSS MiB (median)', 'peak RSS MiB (max)', 'server CPU', 'core 1 busy', 'wrk CPU'],
+    rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'])
 
-  // Ratios: of the medians, and the spread of the same ratio paired within each round.
+  // Ratios: of the medians, and the spread of the same ratio paired within each round (rounds
+  // where both runs were used).
   const rounds = [...new Set(ms.map(m => m.round))]
-  const paired = (num: Kind, den: Kind, f: (m: Measurement) => number): number[] => rounds.map(r => {
-    const a = ms.find(m => m.round === r && m.kind === num)
-    const b = ms.find(m => m.round === r && m.kind === den)
-    return a !== undefined && b !== undefined ? f(a) / f(b) : NaN
-  }).filter(Number.isFinite)
+  const paired = (num: Kind, den: Kind, f: (m: Measurement) => number): Summary => {
+    const v = rounds.map(r => {
+      const a = used(num).find(m => m.round === r)
+      const b = used(den).find(m => m.round === r)
+      return a !== undefined && b !== undefined ? f(a) / f(b) : NaN
+    }).filter(Number.isFinite)
+    return v.length > 0 ? summarize(v) : { median: NaN, min: NaN, max: NaN, n: 0 }
+  }
   const s = (k: Kind): { rps: Summary, p99: Summary } => sums.get(k) as { rps: Summary, p99: Summary }
   const ba = s('B').rps.median / s('A').rps.median
   const cb = s('C').rps.median / s('B').rps.median
   const lat = s('C').p99.median / s('B').p99.median
   const ratios: Ratio[] = [
-    { name: 'B/A req/s (no-record vs bare Fastify)', value: ba, perRound: summarize(paired('B', 'A', m => m.main.rps)), goal: '≥ 0.95', met: ba >= 0.95 },
-    { name: 'C/B req/s (recording vs no-record)', value: cb, perRound: summarize(paired('C', 'B', m => m.main.rps)), goal: '≥ 0.80', met: cb >= 0.80 },
-    { name: 'C p99 / B p99 latency', value: lat, perRound: summarize(paired('C', 'B', m => m.main.p99Ms)), goal: '≤ 1.5', met: lat <= 1.5 }
+    { name: 'B/A req/s (no-record vs bare Fastify)', value: ba, perRound: (paired('B', 'A', m => m.main.rps)), goal: '≥ 0.95', met: ba >= 0.95 },
+    { name: 'C/B req/s (recording vs no-record)', value: cb, perRound: (paired('C', 'B', m => m.main.rps)), goal: '≥ 0.80', met: cb >= 0.80 },
+    { name: 'C p99 / B p99 latency', value: lat, perRound: (paired('C', 'B', m => m.main.p99Ms)), goal: '≤ 1.5', met: lat <= 1.5 }
   ]
   const ratioTable = markdownTable(['Ratio', 'of the medians', 'per round min–max', 'goal', 'met'],
-    ratios.map(r => [r.name, r.value.toFixed(3), `${r.perRound.min.toFixed(3)}–${r.perRound.max.toFixed(3)}`, r.goal, r.met ? 'yes' : '**no**']),
+    ratios.map(r => [r.name, r.value.toFixed(3), r.perRound.n === 0 ? 'n/a' : `${r.perRound.min.toFixed(3)}–${r.perRound.max.toFixed(3)} (${r.perRound.n} round${r.perRound.n === 1 ? '' : 's'})`, r.goal, r.met ? 'yes' : '**no**']),
     ['l', 'r', 'r', 'l', 'l'])
 
   const cs = by('C').filter(m => m.recording !== undefined)
@@ -737,11 +769,13 @@ function throughputReport (ms: Measurement[], args: Args): { tables: string, rat
     recRows, ['r', 'r', 'r', 'l', 'r', 'r', 'r', 'r'])
 
   const notes: string[] = []
-  notes.push(`A run is measured again (up to ${args.maxAttempts} times in all) when CPU 0 or CPU 1 spent more than ${pct(DISTURBED)} of the run on other processes`)
-  const foreign0 = Math.max(...ms.map(m => m.core0 - m.serverCpu))
-  const foreign1 = Math.max(...ms.map(m => m.core1 - (Number.isFinite(m.main.cpuSeconds) ? m.main.cpuSeconds / m.main.seconds : 0)))
-  notes.push(`CPU 0 busy beyond the server's own CPU time: at most ${pct(foreign0)} in any run (other processes and interrupts on the server's core)`)
-  notes.push(`CPU 1 busy beyond wrk's own CPU time: at most ${pct(foreign1)} in any run`)
+  notes.push(`A run is measured again (up to ${args.maxAttempts} times in all) when CPU 0 or CPU 1 spent more than ${pct(DISTURBED)} of the run on other processes; a run still disturbed after that is kept in the list but left out of the figures when its server has clean runs`)
+  const kept = KINDS.flatMap(used)
+  const foreign0 = Math.max(...kept.map(m => m.core0 - m.serverCpu))
+  const foreign1 = Math.max(...kept.map(m => m.core1 - (Number.isFinite(m.main.cpuSeconds) ? m.main.cpuSeconds / m.main.seconds : 0)))
+  const dropped = ms.length - kept.length
+  if (dropped > 0) notes.push(`${dropped} disturbed run(s) left out of the figures (listed below)`)
+  notes.push(`In the runs used, CPU 0 was busy beyond the server's own CPU time at most ${pct(foreign0)} (other processes, interrupts), CPU 1 beyond wrk's at most ${pct(foreign1)}`)
   for (const m of ms) for (const w of m.warnings) notes.push(`round ${m.round + 1} ${m.kind}: ${w}`)
   const tables = [table, '**Ratios** (goals from issues 4 and 8):', '', ratioTable, `**Recording check** (C: \`blackhole verify\` on the archive after SIGTERM; requests answered = readiness probe + warm-up + measured run; ${args.duration} s runs):`, '', recTable].join('\n')
   return { tables, ratios, notes }
@@ -754,6 +788,8 @@ function rssReport (r: RssRun): string {
   const last = late[late.length - 1]
   const lines = [
     `- ${formatInt(r.answered)} requests answered in ${r.seconds.toFixed(0)} s of wrk (plus a ${r.warm === null ? 0 : r.warm.seconds.toFixed(0)} s warm-up), ${formatInt(r.main.rps)} req/s, p99 ${format3(r.main.p99Ms)} ms; server CPU ${pct(r.serverCpu)}`,
+    `- Other load during the run: CPU 0 busy ${pct(r.core0 - r.serverCpu)} beyond the server's CPU time, CPU 1 ${pct(r.core1 - r.main.cpuSeconds / r.main.seconds)} beyond wrk's (wrk CPU ${pct(r.main.cpuSeconds / r.main.seconds)}); this run measures memory, the rate is only indicative`,
+    `- Slowest answer to \`GET /_blackhole/stats\` (polled every 250 ms during the run, queued behind the 64 connections): ${r.slowestPoll[0].toFixed(0)} ms, at ${r.slowestPoll[1].toFixed(0)} s`,
     `- **Peak RSS (VmHWM): ${mib(r.peakRss)} MiB**`,
     late.length > 0
       ? `- RSS after the first ${warmCut} s: ${mib(Math.min(...late))}–${mib(Math.max(...late))} MiB (${mib(first)} MiB at the first sample past ${warmCut} s, ${mib(last)} MiB at the end: ${last >= first ? '+' : ''}${mib(last - first)} MiB)`
