@@ -10,6 +10,7 @@ const runs: Array<{ name: string, cmd: string, args: string[] }> = [
   { name: 'archive', cmd: 'taskset', args: ['-c', '0', process.execPath, here('./archive.js'), '--write-docs'] },
   // These pin their own server and client processes.
   { name: 'sink', cmd: process.execPath, args: [here('./sink.js'), '--write-docs'] },
+  { name: 'plugin', cmd: process.execPath, args: [here('./plugin.js'), '--write-docs'] },
   { name: 'replay', cmd: process.execPath, args: [here('./replay.js'), '--write-docs'] }
 ]
 

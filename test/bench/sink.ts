@@ -22,18 +22,19 @@
 //                    measured (rounds, long run or both); SINK_BENCH_DOCS=FILE writes elsewhere
 //
 // Linux only (taskset, /proc), at least 2 CPUs, wrk on PATH.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import http from 'node:http'
-import net from 'node:net'
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { lz4NapiCodec } from '../../lib/codecs.js'
 import {
-  format3, formatBytes, formatInt, machineInfo, machineLines, markdownTable, median,
-  replaceDocSection, summarize, summaryCells, type Summary
+  codeVersion as codeVersion0, coreBusy, coreTimes, format3, formatBytes, formatInt, freePort, httpGet,
+  installCleanup, machineInfo, machineLines, makeTempDir, markdownTable, median, memory, mib, pct,
+  processCpu, removeTempDir, replaceDocSection, runWrk as runWrk0, sleep, start, stop, STOP_TIMEOUT_MS,
+  summarize, summaryCells, verifyArchive as verifyArchive0, waitQuiet as waitQuiet0, waitReady as waitReady0,
+  wrkArgs, wrkProblems, type Exit, type Proc, type Summary, type WrkResult
 } from './stats.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)) // <outDir>/test/bench
@@ -50,13 +51,9 @@ const WRK_CPU = '1'
 const CONNECTIONS = 64
 const BODY_BYTES = 2048 // post.lua's bodies
 const URL_PATH = '/ingest'
-const STOP_TIMEOUT_MS = 15_000
 const READY_TIMEOUT_MS = 30_000
 const RSS_MAX_SECONDS = 600
 const RSS_SAMPLE_MS = 10_000
-
-const mib = (b: number): string => (b / (1 << 20)).toFixed(1)
-const pct = (f: number): string => Number.isFinite(f) ? `${Math.round(f * 100)} %` : 'n/a'
 
 type Kind = 'A' | 'B' | 'C'
 const KINDS: readonly Kind[] = ['A', 'B', 'C']
@@ -115,286 +112,16 @@ function parseCli (argv: string[]): Args {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Child processes: every one is tracked and killed by PID when the harness exits, however it exits.
+// Processes, /proc readings and wrk: the shared helpers of stats.ts, with this benchmark's settings.
 
-const children = new Set<ChildProcess>()
-const tempDirs = new Set<string>()
+installCleanup('sink bench')
 
-process.on('exit', () => {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null) {
-      try { c.kill('SIGKILL') } catch { /* already gone */ }
-    }
-  }
-  for (const d of tempDirs) {
-    try { rmSync(d, { recursive: true, force: true }) } catch { /* best effort */ }
-  }
-})
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    process.stderr.write(`\nsink bench: ${sig}, stopping children\n`)
-    process.exit(130) // the 'exit' handler kills the children and removes the temp dirs
-  })
-}
-
-interface Exit { code: number | null, signal: NodeJS.Signals | null }
-
-interface Proc {
-  child: ChildProcess
-  pid: number
-  /** stdout + stderr, the last 64 KiB. */
-  output: () => string
-  exited: Promise<Exit>
-  done: () => boolean
-}
-
-function start (cmd: string, args: string[], env?: NodeJS.ProcessEnv): Proc {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env })
-  if (child.pid === undefined) throw new Error(`could not start ${cmd}`)
-  children.add(child)
-  let out = ''
-  const keep = (b: Buffer): void => {
-    out += b.toString('utf8')
-    if (out.length > 65536) out = out.slice(-65536)
-  }
-  child.stdout?.on('data', keep)
-  child.stderr?.on('data', keep)
-  let finished = false
-  const exited = new Promise<Exit>((resolve) => {
-    child.once('error', (err) => { keep(Buffer.from(`spawn error: ${err.message}\n`)) })
-    child.once('close', (code, signal) => {
-      finished = true
-      children.delete(child)
-      resolve({ code, signal })
-    })
-  })
-  return { child, pid: child.pid, output: () => out, exited, done: () => finished }
-}
-
-async function waitExit (p: Proc, ms: number): Promise<Exit | null> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), ms) })
-  try {
-    return await Promise.race([p.exited, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/** SIGTERM, then SIGKILL after 15 s. Returns the exit and how long the graceful stop took. */
-async function stop (p: Proc): Promise<{ exit: Exit, ms: number, killed: boolean }> {
-  const t0 = Date.now()
-  if (!p.done()) p.child.kill('SIGTERM')
-  let exit = await waitExit(p, STOP_TIMEOUT_MS)
-  let killed = false
-  if (exit === null) {
-    killed = true
-    p.child.kill('SIGKILL')
-    exit = await p.exited
-  }
-  return { exit, ms: Date.now() - t0, killed }
-}
-
-const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-async function httpGet (port: number, urlPath: string, timeoutMs = 2000): Promise<{ status: number, body: string }> {
-  return await new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent: false, timeout: timeoutMs }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-      res.on('error', reject)
-    })
-    req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', reject)
-  })
-}
-
-/** Polls GET /bench-ready until it answers 200 (one request, recorded by C). */
-async function waitReady (p: Proc, port: number): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS
-  for (;;) {
-    if (p.done()) throw new Error(`server exited before answering:\n${p.output()}`)
-    try {
-      const r = await httpGet(port, '/bench-ready')
-      if (r.status === 200) return
-      throw new Error(`server answered ${r.status} to GET /bench-ready`)
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code !== 'ECONNREFUSED' && code !== 'ECONNRESET') throw err
-    }
-    if (Date.now() > deadline) throw new Error(`server did not answer within ${READY_TIMEOUT_MS} ms:\n${p.output()}`)
-    await sleep(50)
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// /proc readings
-
-let clkTck = 100
-try {
-  clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
-} catch { /* keep 100 */ }
-
-/** VmHWM and VmRSS of a process, in bytes. */
-function memory (pid: number): { hwm: number, rss: number } {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = (name: string): number => {
-    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(s)
-    if (m === null) throw new Error(`/proc/${pid}/status has no ${name}`)
-    return Number(m[1]) * 1024
-  }
-  return { hwm: kb('VmHWM'), rss: kb('VmRSS') }
-}
-
-/** User + system CPU seconds of a process (every thread). */
-function processCpu (pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ') // f[0] is field 3 (state)
-  return (Number(f[11]) + Number(f[12])) / clkTck
-}
-
-/** Busy and total jiffies of each CPU, from /proc/stat. */
-function coreTimes (): Map<string, { busy: number, total: number }> {
-  const m = new Map<string, { busy: number, total: number }>()
-  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
-    const r = /^cpu(\d+)\s+(.*)$/.exec(line)
-    if (r === null) continue
-    const v = r[2].trim().split(/\s+/).map(Number)
-    const total = v.slice(0, 8).reduce((a, b) => a + b, 0) // user..steal; guest is inside user
-    m.set(r[1], { busy: total - v[3] - v[4], total })
-  }
-  return m
-}
-
-function coreBusy (a: ReturnType<typeof coreTimes>, b: ReturnType<typeof coreTimes>, cpu: string): number {
-  const x = a.get(cpu)
-  const y = b.get(cpu)
-  if (x === undefined || y === undefined || y.total === x.total) return NaN
-  return (y.busy - x.busy) / (y.total - x.total)
-}
-
-const QUIET_BUSY = 0.15
-const QUIET_MAX_WAIT_MS = 120_000
-
-/**
- * Waits (at most 2 minutes) until CPUs 0 and 1 are both under 15 % busy over two seconds, so a
- * measurement does not start while something else (a build, a test run) holds the cores.
- * Returns a warning when it gave up waiting.
- */
-async function waitQuiet (): Promise<string | null> {
-  const t0 = Date.now()
-  let busy = [0, 0]
-  for (;;) {
-    const a = coreTimes()
-    await sleep(2000)
-    const b = coreTimes()
-    busy = [coreBusy(a, b, SERVER_CPU), coreBusy(a, b, WRK_CPU)]
-    if (busy[0] < QUIET_BUSY && busy[1] < QUIET_BUSY) return null
-    if (Date.now() - t0 > QUIET_MAX_WAIT_MS) {
-      return `CPUs not quiet before the run (CPU 0 ${pct(busy[0])}, CPU 1 ${pct(busy[1])} busy after ${QUIET_MAX_WAIT_MS / 1000} s of waiting)`
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// wrk
-
-interface WrkResult {
-  requests: number
-  seconds: number
-  rps: number
-  p50Ms: number
-  p99Ms: number
-  errors: { connect: number, read: number, write: number, timeout: number }
-  non2xx: number
-  /** wrk's own CPU seconds (from post.lua's done()), NaN when missing. */
-  cpuSeconds: number
-  raw: string
-}
-
-function wrkArgs (port: number, seconds: number): string[] {
-  return ['-c', WRK_CPU, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', POST_LUA, `http://127.0.0.1:${port}${URL_PATH}`]
-}
-
-function toMs (v: string, unit: string): number {
-  const n = Number(v)
-  switch (unit) {
-    case 'us': return n / 1000
-    case 'ms': return n
-    case 's': return n * 1000
-    case 'm': return n * 60_000
-    case 'h': return n * 3_600_000
-    default: throw new Error(`unknown wrk time unit '${unit}'`)
-  }
-}
-
-function parseWrk (out: string): WrkResult {
-  const reqs = /(\d+) requests in ([\d.]+)(us|ms|s|m|h),/.exec(out)
-  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out)
-  const p50 = /^\s+50%\s+([\d.]+)(us|ms|s|m|h)\s*$/m.exec(out)
-  const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$/m.exec(out)
-  // A script error does not stop wrk: it falls back to plain GETs, which would measure the wrong thing.
-  if (/post\.lua:\d+:/.test(out)) throw new Error(`wrk script error:\n${out}`)
-  if (reqs === null || rps === null || p50 === null || p99 === null) throw new Error(`cannot parse wrk output:\n${out}`)
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)
-  const cpu = /wrk-cpu: utime=(\d+) stime=(\d+)/.exec(out)
-  return {
-    requests: Number(reqs[1]),
-    seconds: toMs(reqs[2], reqs[3]) / 1000,
-    rps: Number(rps[1]),
-    p50Ms: toMs(p50[1], p50[2]),
-    p99Ms: toMs(p99[1], p99[2]),
-    errors: sock === null
-      ? { connect: 0, read: 0, write: 0, timeout: 0 }
-      : { connect: Number(sock[1]), read: Number(sock[2]), write: Number(sock[3]), timeout: Number(sock[4]) },
-    non2xx: non2xx === null ? 0 : Number(non2xx[1]),
-    cpuSeconds: cpu === null ? NaN : (Number(cpu[1]) + Number(cpu[2])) / clkTck,
-    raw: out
-  }
-}
-
-/** Runs wrk; `whileRunning` may poll and call `interrupt()` to stop it early (SIGINT: wrk reports). */
-async function runWrk (port: number, seconds: number, whileRunning?: (interrupt: () => void, finished: () => boolean) => Promise<void>): Promise<WrkResult> {
-  const p = start('taskset', wrkArgs(port, seconds))
-  try {
-    let stopped = false
-    const interrupt = (): void => {
-      if (!stopped && !p.done()) p.child.kill('SIGINT')
-      stopped = true
-    }
-    const watcher = whileRunning === undefined ? Promise.resolve() : whileRunning(interrupt, p.done)
-    const exit = await p.exited
-    await watcher
-    if (exit.code !== 0) throw new Error(`wrk exited with ${exit.signal ?? exit.code}:\n${p.output()}`)
-    const w = parseWrk(p.output())
-    if (w.non2xx > 0) throw new Error(`${w.non2xx} of ${w.requests} responses were not 2xx: the server rejected the requests`)
-    return w
-  } finally {
-    if (!p.done()) await stop(p)
-  }
-}
-
-function wrkProblems (w: WrkResult): string[] {
-  const e = w.errors
-  const out: string[] = []
-  if (e.connect + e.read + e.write + e.timeout > 0) out.push(`socket errors: connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}`)
-  if (w.non2xx > 0) out.push(`${w.non2xx} non-2xx responses`)
-  return out
-}
+const waitReady = async (p: Proc, port: number): Promise<void> => { await waitReady0(p, port, '/bench-ready', READY_TIMEOUT_MS) }
+const waitQuiet = async (): Promise<string | null> => await waitQuiet0([SERVER_CPU, WRK_CPU])
+const runWrk = async (port: number, seconds: number, whileRunning?: (interrupt: () => void, finished: () => boolean) => Promise<void>): Promise<WrkResult> =>
+  await runWrk0(wrkArgs({ cpu: WRK_CPU, connections: CONNECTIONS, seconds, script: POST_LUA, url: `http://127.0.0.1:${port}${URL_PATH}` }), whileRunning)
+const verifyArchive = async (dir: string): ReturnType<typeof verifyArchive0> => await verifyArchive0(CLI, dir)
+const codeVersion = (): string => codeVersion0(REPO)
 
 // ---------------------------------------------------------------------------------------------
 // One server, measured once
@@ -452,21 +179,6 @@ async function sinkStats (port: number): Promise<SinkStatsJson | null> {
   }
 }
 
-async function verifyArchive (dir: string): Promise<{ records: number, files: number, ok: boolean, seconds: number, output: string }> {
-  const t0 = performance.now()
-  const p = start(process.execPath, [CLI, 'verify', dir])
-  const exit = await p.exited
-  const seconds = (performance.now() - t0) / 1000
-  const out = p.output()
-  let records = 0
-  let files = 0
-  for (const m of out.matchAll(/ records=(\d+)/g)) {
-    records += Number(m[1])
-    files++
-  }
-  return { records, files, ok: exit.code === 0, seconds, output: out }
-}
-
 function serverWarnings (output: string): string[] {
   // The banner lines start with "blackhole:" / "bare-fastify:"; anything else is worth a look.
   return output.split('\n').filter(l => l.trim() !== '' && !/^(blackhole|bare-fastify): /.test(l)).slice(0, 5)
@@ -486,8 +198,7 @@ async function measure (kind: Kind, round: number, args: Args): Promise<Measurem
   const port = await freePort()
   let dir: string | null = null
   if (kind === 'C') {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'fbh-sink-bench-'))
-    tempDirs.add(dir)
+    dir = makeTempDir('fbh-sink-bench-')
   }
   try {
     const [cmd, cargs] = serverCommand(kind, port, dir)
@@ -546,8 +257,7 @@ async function measure (kind: Kind, round: number, args: Args): Promise<Measurem
     return m
   } finally {
     if (dir !== null) {
-      rmSync(dir, { recursive: true, force: true })
-      tempDirs.delete(dir)
+      removeTempDir(dir)
     }
   }
 }
@@ -583,8 +293,7 @@ interface RssRun {
 async function rssRun (args: Args): Promise<RssRun> {
   const noisy = await waitQuiet()
   const port = await freePort()
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'fbh-sink-rss-'))
-  tempDirs.add(dir)
+  const dir = makeTempDir('fbh-sink-rss-')
   try {
     const server = start(...serverCommand('C', port, dir))
     let warm: WrkResult | null = null
@@ -684,8 +393,7 @@ async function rssRun (args: Args): Promise<RssRun> {
       warnings
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true })
-    tempDirs.delete(dir)
+    removeTempDir(dir)
   }
 }
 
@@ -866,19 +574,6 @@ function throughputCommand (a: Args): string {
   if (a.warmup !== 3) s += ` --warmup ${a.warmup}`
   if (a.maxAttempts !== 3) s += ` --max-attempts ${a.maxAttempts}`
   return s + ' --write-docs'
-}
-
-// ---------------------------------------------------------------------------------------------
-
-/** The commit measured, and whether the server's sources differ from it. */
-function codeVersion (): string {
-  try {
-    const head = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
-    const dirty = execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'lib', 'plugin', 'preset', 'schema'], { encoding: 'utf8' }).trim()
-    return dirty === '' ? `commit ${head}` : `commit ${head} plus uncommitted changes in lib/, plugin/ or preset/`
-  } catch {
-    return 'unknown (not a git checkout)'
-  }
 }
 
 function preflight (): void {

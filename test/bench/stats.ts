@@ -1,7 +1,10 @@
 // Shared helpers for the micro-benchmarks in test/bench: timing rounds, medians and spreads,
 // number formatting, markdown tables, the machine description and the docs section update.
 // Benchmarks are not tests: they are compiled with test/ but never run by `npm test`.
-import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs'
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { readFileSync, writeFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import v8 from 'node:v8'
@@ -198,4 +201,343 @@ export function replaceDocSection (file: string, name: string, body: string, int
   }
   mkdirSync(path.dirname(file), { recursive: true })
   writeFileSync(file, text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load benchmarks with separate server and wrk processes (sink.ts, plugin.ts): child processes,
+// /proc readings, wrk runs and archive checks. Linux only (taskset, /proc).
+
+export const mib = (b: number): string => (b / (1 << 20)).toFixed(1)
+export const pct = (f: number): string => Number.isFinite(f) ? `${Math.round(f * 100)} %` : 'n/a'
+export const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+// Every child process is tracked and killed by PID when the harness exits, however it exits.
+const children = new Set<ChildProcess>()
+const tempDirs = new Set<string>()
+let cleanupInstalled = false
+
+/**
+ * On exit (and on SIGINT, SIGTERM, SIGHUP) kills the children still running, by PID, and
+ * removes the temp dirs still registered. `name` prefixes the message printed on a signal.
+ */
+export function installCleanup (name: string): void {
+  if (cleanupInstalled) return
+  cleanupInstalled = true
+  process.on('exit', () => {
+    for (const c of children) {
+      if (c.exitCode === null && c.signalCode === null) {
+        try { c.kill('SIGKILL') } catch { /* already gone */ }
+      }
+    }
+    for (const d of tempDirs) {
+      try { rmSync(d, { recursive: true, force: true }) } catch { /* best effort */ }
+    }
+  })
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      process.stderr.write(`\n${name}: ${sig}, stopping children\n`)
+      process.exit(130) // the 'exit' handler kills the children and removes the temp dirs
+    })
+  }
+}
+
+/** A fresh temp dir, removed on exit unless `removeTempDir` removed it first. */
+export function makeTempDir (prefix: string): string {
+  const d = mkdtempSync(path.join(os.tmpdir(), prefix))
+  tempDirs.add(d)
+  return d
+}
+
+export function removeTempDir (d: string): void {
+  rmSync(d, { recursive: true, force: true })
+  tempDirs.delete(d)
+}
+
+export interface Exit { code: number | null, signal: NodeJS.Signals | null }
+
+export interface Proc {
+  child: ChildProcess
+  pid: number
+  /** stdout + stderr, the last 64 KiB. */
+  output: () => string
+  exited: Promise<Exit>
+  done: () => boolean
+}
+
+export function start (cmd: string, args: string[], env?: NodeJS.ProcessEnv): Proc {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env })
+  if (child.pid === undefined) throw new Error(`could not start ${cmd}`)
+  children.add(child)
+  let out = ''
+  const keep = (b: Buffer): void => {
+    out += b.toString('utf8')
+    if (out.length > 65536) out = out.slice(-65536)
+  }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+  let finished = false
+  const exited = new Promise<Exit>((resolve) => {
+    child.once('error', (err) => { keep(Buffer.from(`spawn error: ${err.message}\n`)) })
+    child.once('close', (code, signal) => {
+      finished = true
+      children.delete(child)
+      resolve({ code, signal })
+    })
+  })
+  return { child, pid: child.pid, output: () => out, exited, done: () => finished }
+}
+
+export async function waitExit (p: Proc, ms: number): Promise<Exit | null> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), ms) })
+  try {
+    return await Promise.race([p.exited, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+export const STOP_TIMEOUT_MS = 15_000
+
+/** SIGTERM, then SIGKILL after `timeoutMs` (15 s). Returns the exit and how long the graceful stop took. */
+export async function stop (p: Proc, timeoutMs = STOP_TIMEOUT_MS): Promise<{ exit: Exit, ms: number, killed: boolean }> {
+  const t0 = Date.now()
+  if (!p.done()) p.child.kill('SIGTERM')
+  let exit = await waitExit(p, timeoutMs)
+  let killed = false
+  if (exit === null) {
+    killed = true
+    p.child.kill('SIGKILL')
+    exit = await p.exited
+  }
+  return { exit, ms: Date.now() - t0, killed }
+}
+
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+export async function httpGet (port: number, urlPath: string, timeoutMs = 2000): Promise<{ status: number, body: string }> {
+  return await new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent: false, timeout: timeoutMs }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { body += c })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', reject)
+  })
+}
+
+/** Polls GET `urlPath` until it answers 200 (one request reaches the server). */
+export async function waitReady (p: Proc, port: number, urlPath = '/bench-ready', timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (p.done()) throw new Error(`server exited before answering:\n${p.output()}`)
+    try {
+      const r = await httpGet(port, urlPath)
+      if (r.status === 200) return
+      throw new Error(`server answered ${r.status} to GET ${urlPath}`)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'ECONNREFUSED' && code !== 'ECONNRESET') throw err
+    }
+    if (Date.now() > deadline) throw new Error(`server did not answer within ${timeoutMs} ms:\n${p.output()}`)
+    await sleep(50)
+  }
+}
+
+// /proc readings
+
+let clkTck = 100
+try {
+  clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+} catch { /* keep 100 */ }
+
+/** VmHWM and VmRSS of a process, in bytes. */
+export function memory (pid: number): { hwm: number, rss: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(s)
+    if (m === null) throw new Error(`/proc/${pid}/status has no ${name}`)
+    return Number(m[1]) * 1024
+  }
+  return { hwm: kb('VmHWM'), rss: kb('VmRSS') }
+}
+
+/** User + system CPU seconds of a process (every thread). */
+export function processCpu (pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ') // f[0] is field 3 (state)
+  return (Number(f[11]) + Number(f[12])) / clkTck
+}
+
+export type CoreTimes = Map<string, { busy: number, total: number }>
+
+/** Busy and total jiffies of each CPU, from /proc/stat. */
+export function coreTimes (): CoreTimes {
+  const m: CoreTimes = new Map()
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const r = /^cpu(\d+)\s+(.*)$/.exec(line)
+    if (r === null) continue
+    const v = r[2].trim().split(/\s+/).map(Number)
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0) // user..steal; guest is inside user
+    m.set(r[1], { busy: total - v[3] - v[4], total })
+  }
+  return m
+}
+
+export function coreBusy (a: CoreTimes, b: CoreTimes, cpu: string): number {
+  const x = a.get(cpu)
+  const y = b.get(cpu)
+  if (x === undefined || y === undefined || y.total === x.total) return NaN
+  return (y.busy - x.busy) / (y.total - x.total)
+}
+
+const QUIET_BUSY = 0.15
+const QUIET_MAX_WAIT_MS = 120_000
+
+/**
+ * Waits (at most 2 minutes) until the given CPUs are all under 15 % busy over two seconds, so a
+ * measurement does not start while something else (a build, a test run) holds the cores.
+ * Returns a warning when it gave up waiting.
+ */
+export async function waitQuiet (cpus: readonly string[]): Promise<string | null> {
+  const t0 = Date.now()
+  for (;;) {
+    const a = coreTimes()
+    await sleep(2000)
+    const b = coreTimes()
+    const busy = cpus.map(c => coreBusy(a, b, c))
+    if (busy.every(x => x < QUIET_BUSY)) return null
+    if (Date.now() - t0 > QUIET_MAX_WAIT_MS) {
+      return `CPUs not quiet before the run (${cpus.map((c, i) => `CPU ${c} ${pct(busy[i])}`).join(', ')} busy after ${QUIET_MAX_WAIT_MS / 1000} s of waiting)`
+    }
+  }
+}
+
+// wrk
+
+export interface WrkResult {
+  requests: number
+  seconds: number
+  rps: number
+  p50Ms: number
+  p99Ms: number
+  errors: { connect: number, read: number, write: number, timeout: number }
+  non2xx: number
+  /** wrk's own CPU seconds (from post.lua's done()), NaN when missing. */
+  cpuSeconds: number
+  raw: string
+}
+
+/** `taskset` arguments for one pinned wrk run with a Lua script. */
+export function wrkArgs (o: { cpu: string, connections: number, seconds: number, script: string, url: string }): string[] {
+  return ['-c', o.cpu, 'wrk', '-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', '-s', o.script, o.url]
+}
+
+function toMs (v: string, unit: string): number {
+  const n = Number(v)
+  switch (unit) {
+    case 'us': return n / 1000
+    case 'ms': return n
+    case 's': return n * 1000
+    case 'm': return n * 60_000
+    case 'h': return n * 3_600_000
+    default: throw new Error(`unknown wrk time unit '${unit}'`)
+  }
+}
+
+export function parseWrk (out: string): WrkResult {
+  const reqs = /(\d+) requests in ([\d.]+)(us|ms|s|m|h),/.exec(out)
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out)
+  const p50 = /^\s+50%\s+([\d.]+)(us|ms|s|m|h)\s*$/m.exec(out)
+  const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$/m.exec(out)
+  // A script error does not stop wrk: it falls back to plain GETs, which would measure the wrong thing.
+  if (/\.lua:\d+:/.test(out)) throw new Error(`wrk script error:\n${out}`)
+  if (reqs === null || rps === null || p50 === null || p99 === null) throw new Error(`cannot parse wrk output:\n${out}`)
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)
+  const cpu = /wrk-cpu: utime=(\d+) stime=(\d+)/.exec(out)
+  return {
+    requests: Number(reqs[1]),
+    seconds: toMs(reqs[2], reqs[3]) / 1000,
+    rps: Number(rps[1]),
+    p50Ms: toMs(p50[1], p50[2]),
+    p99Ms: toMs(p99[1], p99[2]),
+    errors: sock === null
+      ? { connect: 0, read: 0, write: 0, timeout: 0 }
+      : { connect: Number(sock[1]), read: Number(sock[2]), write: Number(sock[3]), timeout: Number(sock[4]) },
+    non2xx: non2xx === null ? 0 : Number(non2xx[1]),
+    cpuSeconds: cpu === null ? NaN : (Number(cpu[1]) + Number(cpu[2])) / clkTck,
+    raw: out
+  }
+}
+
+/**
+ * Runs `taskset ARGS` (see wrkArgs); `whileRunning` may poll and call `interrupt()` to stop it
+ * early (SIGINT: wrk reports). Throws on a wrk failure or on any non-2xx answer.
+ */
+export async function runWrk (tasksetArgs: string[], whileRunning?: (interrupt: () => void, finished: () => boolean) => Promise<void>): Promise<WrkResult> {
+  const p = start('taskset', tasksetArgs)
+  try {
+    let stopped = false
+    const interrupt = (): void => {
+      if (!stopped && !p.done()) p.child.kill('SIGINT')
+      stopped = true
+    }
+    const watcher = whileRunning === undefined ? Promise.resolve() : whileRunning(interrupt, p.done)
+    const exit = await p.exited
+    await watcher
+    if (exit.code !== 0) throw new Error(`wrk exited with ${exit.signal ?? exit.code}:\n${p.output()}`)
+    const w = parseWrk(p.output())
+    if (w.non2xx > 0) throw new Error(`${w.non2xx} of ${w.requests} responses were not 2xx: the server rejected the requests`)
+    return w
+  } finally {
+    if (!p.done()) await stop(p)
+  }
+}
+
+export function wrkProblems (w: WrkResult): string[] {
+  const e = w.errors
+  const out: string[] = []
+  if (e.connect + e.read + e.write + e.timeout > 0) out.push(`socket errors: connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}`)
+  if (w.non2xx > 0) out.push(`${w.non2xx} non-2xx responses`)
+  return out
+}
+
+/** `node CLI verify DIR`: the records and files it reports (one `records=` per file). */
+export async function verifyArchive (cli: string, dir: string): Promise<{ records: number, files: number, ok: boolean, seconds: number, output: string }> {
+  const t0 = performance.now()
+  const p = start(process.execPath, [cli, 'verify', dir])
+  const exit = await waitExit(p, 120_000) ?? (await stop(p)).exit
+  const seconds = (performance.now() - t0) / 1000
+  const out = p.output()
+  let records = 0
+  let files = 0
+  for (const m of out.matchAll(/ records=(\d+)/g)) {
+    records += Number(m[1])
+    files++
+  }
+  return { records, files, ok: exit.code === 0, seconds, output: out }
+}
+
+/** The commit measured, and whether the sources under `dirs` differ from it. */
+export function codeVersion (repo: string, dirs: readonly string[] = ['lib', 'plugin', 'preset', 'schema']): string {
+  try {
+    const head = execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['-C', repo, 'status', '--porcelain', '--', ...dirs], { encoding: 'utf8' }).trim()
+    return dirty === '' ? `commit ${head}` : `commit ${head} plus uncommitted changes in ${dirs.slice(0, -1).map(d => `${d}/`).join(', ')} or ${dirs[dirs.length - 1]}/`
+  } catch {
+    return 'unknown (not a git checkout)'
+  }
 }
