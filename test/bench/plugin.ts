@@ -21,8 +21,6 @@
 //                    PLUGIN_BENCH_DOCS=FILE writes elsewhere
 //
 // Linux only (taskset, /proc), at least 2 CPUs, wrk on PATH.
-import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -33,7 +31,7 @@ import {
   codeVersion, coreBusy, coreTimes, format3, formatInt, freePort, httpGet, installCleanup, machineInfo,
   machineLines, makeTempDir, markdownTable, memory, mib, pct, processCpu, removeTempDir, replaceDocSection,
   runWrk, start, stop, STOP_TIMEOUT_MS, summarize, summaryCells, verifyArchive, waitQuiet, waitReady,
-  wrkArgs, wrkProblems, type Summary, type WrkResult
+  wrkArgs, wrkBenchCommand, wrkBenchPreflight, wrkProblems, type Summary, type WrkResult
 } from './stats.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)) // <outDir>/test/bench
@@ -304,31 +302,9 @@ function wrkCommand (seconds: number): string {
   return `taskset -c ${WRK_CPU} wrk -t1 -c${CONNECTIONS} -d${seconds}s --latency -s test/bench/post.lua http://127.0.0.1:PORT${URL_PATH}`
 }
 
-function command (a: Args): string {
-  let s = 'node dist/test/bench/plugin.js'
-  if (a.rounds !== 5) s += ` --rounds ${a.rounds}`
-  if (a.duration !== 10) s += ` --duration ${a.duration}`
-  if (a.warmup !== 3) s += ` --warmup ${a.warmup}`
-  if (a.maxAttempts !== 3) s += ` --max-attempts ${a.maxAttempts}`
-  return s + ' --write-docs'
-}
-
-function preflight (): void {
-  const missing = [CLI, APP, POST_LUA].filter(f => !existsSync(f))
-  if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}: build first (npm run build)`)
-  if (os.cpus().length < 2) throw new Error('needs at least 2 CPUs (server on CPU 0, wrk on CPU 1)')
-  for (const bin of ['taskset', 'wrk']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' })
-    } catch {
-      throw new Error(`${bin} not found on PATH`)
-    }
-  }
-}
-
 async function main (): Promise<void> {
   const args = parseCli(process.argv.slice(2))
-  preflight()
+  wrkBenchPreflight([CLI, APP, POST_LUA])
   const machine = machineInfo()
   const code = codeVersion(REPO)
   const started = Date.now()
@@ -380,7 +356,7 @@ async function main (): Promise<void> {
       '',
       '```sh',
       'npm run build',
-      command(args),
+      wrkBenchCommand('plugin.js', args),
       '```',
       '',
       'wrk, for each server (warm-up with the same command and `-d' + String(args.warmup) + 's`):',

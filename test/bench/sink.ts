@@ -22,7 +22,6 @@
 //                    measured (rounds, long run or both); SINK_BENCH_DOCS=FILE writes elsewhere
 //
 // Linux only (taskset, /proc), at least 2 CPUs, wrk on PATH.
-import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -34,7 +33,7 @@ import {
   installCleanup, machineInfo, machineLines, makeTempDir, markdownTable, median, memory, mib, pct,
   processCpu, removeTempDir, replaceDocSection, runWrk as runWrk0, sleep, start, stop, STOP_TIMEOUT_MS,
   summarize, summaryCells, verifyArchive as verifyArchive0, waitQuiet as waitQuiet0, waitReady as waitReady0,
-  wrkArgs, wrkProblems, type Exit, type Proc, type Summary, type WrkResult
+  wrkArgs, wrkBenchCommand, wrkBenchPreflight, wrkProblems, type Exit, type Proc, type Summary, type WrkResult
 } from './stats.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)) // <outDir>/test/bench
@@ -566,33 +565,10 @@ function writeDocs (throughput: string | null, rss: string | null): void {
 
 const DOCS_INTRO = '# Benchmarks\n'
 
-/** The command that reproduces the rounds of this run from the normal build (output in dist/). */
-function throughputCommand (a: Args): string {
-  let s = 'node dist/test/bench/sink.js'
-  if (a.rounds !== 5) s += ` --rounds ${a.rounds}`
-  if (a.duration !== 10) s += ` --duration ${a.duration}`
-  if (a.warmup !== 3) s += ` --warmup ${a.warmup}`
-  if (a.maxAttempts !== 3) s += ` --max-attempts ${a.maxAttempts}`
-  return s + ' --write-docs'
-}
-
-function preflight (): void {
-  const missing = [CLI, BARE, POST_LUA].filter(f => !existsSync(f))
-  if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}: build first (npm run build)`)
-  if (os.cpus().length < 2) throw new Error('needs at least 2 CPUs (server on CPU 0, wrk on CPU 1)')
-  for (const bin of ['taskset', 'wrk']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' })
-    } catch {
-      throw new Error(`${bin} not found on PATH`)
-    }
-  }
-}
-
 async function main (): Promise<void> {
   const argv = process.argv.slice(2)
   const args = parseCli(argv)
-  preflight()
+  wrkBenchPreflight([CLI, BARE, POST_LUA])
   const machine = machineInfo()
   const code = codeVersion()
   const started = Date.now()
@@ -631,7 +607,7 @@ async function main (): Promise<void> {
       '',
       '```sh',
       'npm run build',
-      throughputCommand(args),
+      wrkBenchCommand('sink.js', args),
       '```',
       '',
       'wrk, for each server (warm-up with the same command and `-d' + String(args.warmup) + 's`):',

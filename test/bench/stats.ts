@@ -541,3 +541,30 @@ export function codeVersion (repo: string, dirs: readonly string[] = ['lib', 'pl
     return 'unknown (not a git checkout)'
   }
 }
+
+/** The flags of a wrk benchmark run (sink.ts, plugin.ts). */
+export interface WrkBenchArgs { rounds: number, duration: number, warmup: number, maxAttempts: number }
+
+/** The command that reproduces a wrk benchmark run from the normal build (output in dist/). */
+export function wrkBenchCommand (script: string, a: WrkBenchArgs): string {
+  let s = `node dist/test/bench/${script}`
+  if (a.rounds !== 5) s += ` --rounds ${a.rounds}`
+  if (a.duration !== 10) s += ` --duration ${a.duration}`
+  if (a.warmup !== 3) s += ` --warmup ${a.warmup}`
+  if (a.maxAttempts !== 3) s += ` --max-attempts ${a.maxAttempts}`
+  return s + ' --write-docs'
+}
+
+/** Fails early, with the reason, when the build or the tools a wrk benchmark needs are missing. */
+export function wrkBenchPreflight (files: readonly string[]): void {
+  const missing = files.filter(f => !existsSync(f))
+  if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}: build first (npm run build)`)
+  if (os.cpus().length < 2) throw new Error('needs at least 2 CPUs (server on CPU 0, wrk on CPU 1)')
+  for (const bin of ['taskset', 'wrk']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' })
+    } catch {
+      throw new Error(`${bin} not found on PATH`)
+    }
+  }
+}
