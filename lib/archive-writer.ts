@@ -286,8 +286,9 @@ export class ArchiveWriter {
       const batch = this.#queue.shift()
       if (batch !== undefined) {
         await this.#writeBatch(batch)
-        this.#pendingBytes -= batch.len
-        this.#pendingRecords -= batch.records
+        // (flushSync may have taken over meanwhile and zeroed the counts.)
+        this.#pendingBytes = Math.max(0, this.#pendingBytes - batch.len)
+        this.#pendingRecords = Math.max(0, this.#pendingRecords - batch.records)
         if (batch.buf.length === this.#o.batchBytes && this.#free.length < 4) this.#free.push(batch.buf)
         // Size and age rotation happen between batches, even while more are queued.
         if (this.#file !== null && this.#due(this.#file)) await this.#sealFile()
