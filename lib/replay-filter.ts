@@ -19,7 +19,7 @@ export interface ReplayFilter {
 }
 
 /** mulberry32: a small seeded PRNG, so `--sample` picks the same records on every run. */
-function prng (seed: number): () => number {
+export function prng (seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6D2B79F5) >>> 0

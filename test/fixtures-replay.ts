@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import http from 'node:http'
 import net from 'node:net'
 import { performance } from 'node:perf_hooks'
+import type { TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { ArchiveWriter, type ArchiveWriterOptions } from '../lib/archive-writer.js'
 import { readArchive, type ArchiveRecord } from '../lib/archive-reader.js'
@@ -452,4 +453,19 @@ export async function runCli (args: string[], timeoutMs = 30_000): Promise<CliRe
   const p = new Proc(process.execPath, [CLI, ...args], { env: cliEnv() })
   const exit = await p.waitExit(timeoutMs)
   return { exit, stdout: p.stdout, stderr: p.stderr, ms: performance.now() - t0 }
+}
+
+/** An archive of `records` in a temp dir removed after the test. */
+export async function archiveFor (t: TestContext, records: readonly RequestRecord[], tag: string): Promise<string> {
+  const dir = await tmpDir(tag)
+  t.after(() => rmDir(dir))
+  await writeRecords(dir, records)
+  return dir
+}
+
+/** A capture server closed after the test. */
+export async function captureFor (t: TestContext, opts: CaptureOptions = {}): Promise<CaptureServer> {
+  const c = await CaptureServer.start(opts)
+  t.after(() => c.close())
+  return c
 }

@@ -11,25 +11,15 @@ import { performance } from 'node:perf_hooks'
 import type { ReplaySummary } from '../lib/replay.js'
 import type { RequestRecord } from '../lib/record.js'
 import {
-  CaptureServer, CLI, cliEnv, closedPort, errorCount, errorKinds, fidelityRecords, killAll, MS_NS, noise, Proc, rawValues, rmDir, runCli,
-  seriesRecords, T0_NS, tmpDir, writeRecords, type CaptureOptions
+  archiveFor, captureFor, CLI, cliEnv, closedPort, errorCount, errorKinds, fidelityRecords, killAll, MS_NS, noise, Proc, rawValues,
+  runCli, seriesRecords, T0_NS
 } from './fixtures-replay.js'
 import { hasTool } from './tools.js'
 
 after(killAll)
 
-async function archive (t: TestContext, records: readonly RequestRecord[]): Promise<string> {
-  const dir = await tmpDir('cli')
-  t.after(() => rmDir(dir))
-  await writeRecords(dir, records)
-  return dir
-}
-
-async function capture (t: TestContext, opts: CaptureOptions = {}): Promise<CaptureServer> {
-  const c = await CaptureServer.start(opts)
-  t.after(() => c.close())
-  return c
-}
+const archive = (t: TestContext, records: readonly RequestRecord[]): Promise<string> => archiveFor(t, records, 'cli')
+const capture = captureFor
 
 function summaryOf (stdout: string): ReplaySummary {
   try {

@@ -16,21 +16,11 @@ import blackholePreset from '../preset/app.js'
 import {
   bodyOf, CaptureServer, closedPort, errorCount, errorKinds, noise, expectedHeaderLines, expectedPath, fidelityRecords, MS_NS, rawValues,
   readRecords, receivedHeaderLines, rmDir, seriesRecords, sleep, T0_NS, tmpDir, writeRecords, type Captured,
-  type CaptureOptions, headerPairs, NOT_REPLAYED
+  headerPairs, NOT_REPLAYED, archiveFor, captureFor
 } from './fixtures-replay.js'
 
-async function archive (t: TestContext, records: readonly RequestRecord[]): Promise<string> {
-  const dir = await tmpDir('engine')
-  t.after(() => rmDir(dir))
-  await writeRecords(dir, records)
-  return dir
-}
-
-async function capture (t: TestContext, opts: CaptureOptions = {}): Promise<CaptureServer> {
-  const c = await CaptureServer.start(opts)
-  t.after(() => c.close())
-  return c
-}
+const archive = (t: TestContext, records: readonly RequestRecord[]): Promise<string> => archiveFor(t, records, 'engine')
+const capture = captureFor
 
 const errorsTotal = (s: ReplaySummary): number => errorCount(s.errors)
 

@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util'
 import { ArchiveWriter } from '../../lib/archive-writer.js'
 import { readArchive, type ReadOptions } from '../../lib/archive-reader.js'
 import { lz4jsCodec, lz4NapiCodec, type BlockCodec, type CodecName } from '../../lib/codecs.js'
+import { prng } from '../../lib/replay-filter.js'
 import { encodeBlocks } from '../../lib/lz4-frame.js'
 import { BuilderPool, encodeRequest, type RequestRecord } from '../../lib/record.js'
 import {
@@ -62,18 +63,6 @@ function parseCli (argv: string[]): Args {
 
 // ---------------------------------------------------------------------------------------------
 // Realistic records: a deterministic generator, so every run measures the same bytes.
-
-function prng (seed: number): () => number {
-  // mulberry32
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const FIRST = ['Anna', 'Ben', 'Chloé', 'David', 'Elena', 'Farid', 'Grace', 'Hiro', 'Ines', 'Jonas', 'Kemal', 'Lena', 'Marco', 'Nadia', 'Oskar', 'Priya', 'Quentin', 'Rosa', 'Sven', 'Tariq', 'Ursula', 'Victor', 'Wen', 'Yusuf', 'Zoe']
 const LAST = ['Andersson', 'Becker', 'Costa', 'Dubois', 'Evans', 'Fischer', 'García', 'Horvat', 'Ivanova', 'Jensen', 'Kowalski', 'Lambert', 'Moreau', 'Novak', 'Okafor', 'Petrov', 'Rossi', 'Schmidt', 'Tanaka', 'Weber']
