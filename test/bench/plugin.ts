@@ -24,14 +24,13 @@
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { lz4NapiCodec } from '../../lib/codecs.js'
 import type { BlackholeStats } from '../../plugin/index.js'
 import {
   codeVersion, coreBusy, coreTimes, format3, formatInt, freePort, httpGet, installCleanup, machineInfo,
   machineLines, makeTempDir, markdownTable, memory, mib, pct, processCpu, removeTempDir, replaceDocSection,
   runWrk, start, stop, STOP_TIMEOUT_MS, summarize, summaryCells, verifyArchive, waitQuiet, waitReady,
-  wrkArgs, wrkBenchCommand, wrkBenchPreflight, wrkProblems, type Summary, type WrkResult
+  wrkArgs, wrkBenchCommand, wrkBenchPreflight, parseWrkBenchCli, type WrkBenchCli, wrkProblems, type Summary, type WrkResult
 } from './stats.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)) // <outDir>/test/bench
@@ -61,38 +60,7 @@ const LABEL: Record<Kind, string> = {
   C: `C plugin, sample ${SAMPLE_C}`
 }
 
-interface Args { rounds: number, duration: number, warmup: number, maxAttempts: number, writeDocs: boolean }
-
-function parseCli (argv: string[]): Args {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      rounds: { type: 'string', default: '5' },
-      duration: { type: 'string', default: '10' },
-      warmup: { type: 'string', default: '3' },
-      'max-attempts': { type: 'string', default: '3' },
-      'write-docs': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false }
-    },
-    strict: true
-  })
-  if (values.help) {
-    process.stdout.write('Usage: node dist/test/bench/plugin.js [--rounds R] [--duration S] [--warmup S] [--max-attempts N] [--write-docs]\n')
-    process.exit(0)
-  }
-  const int = (name: string, v: string, min: number): number => {
-    const n = Number(v)
-    if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'`)
-    return n
-  }
-  return {
-    rounds: int('rounds', values.rounds, 1),
-    duration: int('duration', values.duration, 1),
-    warmup: int('warmup', values.warmup, 0),
-    maxAttempts: int('max-attempts', values['max-attempts'], 1),
-    writeDocs: values['write-docs']
-  }
-}
+type Args = WrkBenchCli
 
 installCleanup('plugin bench')
 
@@ -303,7 +271,7 @@ function wrkCommand (seconds: number): string {
 }
 
 async function main (): Promise<void> {
-  const args = parseCli(process.argv.slice(2))
+  const args = parseWrkBenchCli(process.argv.slice(2), 'plugin.js')
   wrkBenchPreflight([CLI, APP, POST_LUA])
   const machine = machineInfo()
   const code = codeVersion(REPO)

@@ -26,14 +26,13 @@ import { existsSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { lz4NapiCodec } from '../../lib/codecs.js'
 import {
   codeVersion as codeVersion0, coreBusy, coreTimes, format3, formatBytes, formatInt, freePort, httpGet,
   installCleanup, machineInfo, machineLines, makeTempDir, markdownTable, median, memory, mib, pct,
   processCpu, removeTempDir, replaceDocSection, runWrk as runWrk0, sleep, start, stop, STOP_TIMEOUT_MS,
   summarize, summaryCells, verifyArchive as verifyArchive0, waitQuiet as waitQuiet0, waitReady as waitReady0,
-  wrkArgs, wrkBenchCommand, wrkBenchPreflight, wrkProblems, type Exit, type Proc, type Summary, type WrkResult
+  wrkArgs, wrkBenchCommand, wrkBenchPreflight, parseWrkBenchCli, type WrkBenchCli, wrkProblems, type Exit, type Proc, type Summary, type WrkResult
 } from './stats.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)) // <outDir>/test/bench
@@ -66,46 +65,13 @@ const LABEL: Record<Kind, string> = {
 // ---------------------------------------------------------------------------------------------
 // Command line
 
-interface Args {
-  rounds: number
-  duration: number
-  warmup: number
+interface Args extends WrkBenchCli {
   rssRequests: number
-  maxAttempts: number
-  writeDocs: boolean
 }
 
 function parseCli (argv: string[]): Args {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      rounds: { type: 'string', default: '5' },
-      duration: { type: 'string', default: '10' },
-      warmup: { type: 'string', default: '3' },
-      'rss-requests': { type: 'string', default: '0' },
-      'max-attempts': { type: 'string', default: '3' },
-      'write-docs': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false }
-    },
-    strict: true
-  })
-  if (values.help) {
-    process.stdout.write('Usage: node dist/test/bench/sink.js [--rounds R] [--duration S] [--warmup S] [--rss-requests N] [--max-attempts N] [--write-docs]\n')
-    process.exit(0)
-  }
-  const int = (name: string, v: string, min: number): number => {
-    const n = Number(v)
-    if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'`)
-    return n
-  }
-  const a: Args = {
-    rounds: int('rounds', values.rounds, 0),
-    duration: int('duration', values.duration, 1),
-    warmup: int('warmup', values.warmup, 0),
-    rssRequests: int('rss-requests', values['rss-requests'], 0),
-    maxAttempts: int('max-attempts', values['max-attempts'], 1),
-    writeDocs: values['write-docs']
-  }
+  const c = parseWrkBenchCli(argv, 'sink.js', { minRounds: 0, extra: { 'rss-requests': '0' } })
+  const a: Args = { ...c, rssRequests: c.extra['rss-requests'] }
   if (a.rounds === 0 && a.rssRequests === 0) throw new Error('nothing to do: --rounds 0 without --rss-requests')
   return a
 }
@@ -264,7 +230,7 @@ async function measure (kind: Kind, round: number, args: Args): Promise<Measurem
 // ---------------------------------------------------------------------------------------------
 // The long recording run: peak RSS over N requests
 
-interface RssRun {
+interface RssRun extends RecordingCheck {
   target: number
   warm: WrkResult | null
   main: WrkResult
@@ -277,14 +243,6 @@ interface RssRun {
   core1: number
   /** The slowest answer to GET /_blackhole/stats (polled every 250 ms under load): [ms, at s]. */
   slowestPoll: [number, number]
-  answered: number
-  records: number
-  files: number
-  verifyOk: boolean
-  verifySeconds: number
-  dropped: number | null
-  archiveBytes: number | null
-  ratio: number | null
   stopMs: number
   warnings: string[]
 }

@@ -7,6 +7,7 @@ import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { parseArgs } from 'node:util'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 
@@ -566,5 +567,48 @@ export function wrkBenchPreflight (files: readonly string[]): void {
     } catch {
       throw new Error(`${bin} not found on PATH`)
     }
+  }
+}
+
+export interface WrkBenchCli extends WrkBenchArgs {
+  writeDocs: boolean
+  /** The benchmark's own integer flags, by name. */
+  extra: Record<string, number>
+}
+
+/**
+ * The command line of a wrk benchmark: --rounds, --duration, --warmup, --max-attempts,
+ * --write-docs, plus `extra` integer flags (name → default). Prints usage for --help.
+ */
+export function parseWrkBenchCli (argv: string[], script: string, opts: { minRounds?: number, extra?: Record<string, string> } = {}): WrkBenchCli {
+  const extra = opts.extra ?? {}
+  const options: Record<string, { type: 'string' | 'boolean', default?: string | boolean, short?: string }> = {
+    rounds: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    'max-attempts': { type: 'string', default: '3' },
+    'write-docs': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false }
+  }
+  for (const [name, dflt] of Object.entries(extra)) options[name] = { type: 'string', default: dflt }
+  const { values } = parseArgs({ args: argv, options, strict: true })
+  if (values.help === true) {
+    const more = Object.keys(extra).map(n => ` [--${n} N]`).join('')
+    process.stdout.write(`Usage: node dist/test/bench/${script} [--rounds R] [--duration S] [--warmup S]${more} [--max-attempts N] [--write-docs]\n`)
+    process.exit(0)
+  }
+  const int = (name: string, min: number): number => {
+    const v = String(values[name])
+    const n = Number(v)
+    if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'`)
+    return n
+  }
+  return {
+    rounds: int('rounds', opts.minRounds ?? 1),
+    duration: int('duration', 1),
+    warmup: int('warmup', 0),
+    maxAttempts: int('max-attempts', 1),
+    writeDocs: values['write-docs'] === true,
+    extra: Object.fromEntries(Object.keys(extra).map(n => [n, int(n, 0)]))
   }
 }
