@@ -39,7 +39,24 @@ export const serveSpec: CommandSpec = {
     'response-status': { type: 'string', arg: 'CODE', default: '200', env: 'BLACKHOLE_RESPONSE_STATUS', help: 'status code of every response' },
     'response-header': { type: 'string', multiple: true, arg: 'NAME:VALUE', env: 'BLACKHOLE_RESPONSE_HEADER', help: 'add this header to every response' },
     'response-body': { type: 'string', arg: 'TEXT', env: 'BLACKHOLE_RESPONSE_BODY', help: 'body of every response (default: empty)' },
-    grace: { type: 'string', arg: 'DURATION', default: '10s', env: 'BLACKHOLE_GRACE', help: 'on SIGINT/SIGTERM, time to finish requests and seal files before a forced exit' }
+    grace: { type: 'string', arg: 'DURATION', default: '10s', env: 'BLACKHOLE_GRACE', help: 'on SIGINT/SIGTERM, time to finish requests and seal files before a forced exit' },
+    'headers-timeout': { type: 'string', arg: 'DURATION', default: '30s', env: 'BLACKHOLE_HEADERS_TIMEOUT', help: 'a connection must send a request\'s headers within this, else 408 and closed (slowloris, idle new connections)' },
+    'request-timeout': { type: 'string', arg: 'DURATION', default: '300s', env: 'BLACKHOLE_REQUEST_TIMEOUT', help: 'a whole request (headers and body) must arrive within this, else 408 (0: no limit)' },
+    'keep-alive-timeout': { type: 'string', arg: 'DURATION', default: '72s', env: 'BLACKHOLE_KEEP_ALIVE_TIMEOUT', help: 'close a keep-alive connection idle this long' }
+  }
+}
+
+export const DEFAULT_TIMEOUTS = { headersTimeoutMs: 30_000, requestTimeoutMs: 300_000, keepAliveTimeoutMs: 72_000 }
+
+/** Node's http server options for the timeouts: they are enforced by a check every second (Node's default: 30 s). */
+export function timeoutOptions (o: Pick<ServeOptions, 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs'>): { requestTimeout: number, keepAliveTimeout: number, http: { headersTimeout: number, connectionsCheckingInterval: number } } {
+  const headersTimeout = o.headersTimeoutMs ?? DEFAULT_TIMEOUTS.headersTimeoutMs
+  const requestTimeout = o.requestTimeoutMs ?? DEFAULT_TIMEOUTS.requestTimeoutMs
+  if (requestTimeout > 0 && headersTimeout > requestTimeout) throw new UsageError(`--headers-timeout (${headersTimeout} ms) must not exceed --request-timeout (${requestTimeout} ms)`)
+  return {
+    requestTimeout,
+    keepAliveTimeout: o.keepAliveTimeoutMs ?? DEFAULT_TIMEOUTS.keepAliveTimeoutMs,
+    http: { headersTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 2))) }
   }
 }
 
@@ -69,6 +86,9 @@ export function serveOptions (flags: ParsedFlags): ServeOptions {
     http2: flags.http2 === true,
     logLevel,
     graceMs: durationFlag('grace', flags.grace, 1),
+    headersTimeoutMs: durationFlag('headers-timeout', flags['headers-timeout'], 1),
+    requestTimeoutMs: durationFlag('request-timeout', flags['request-timeout']),
+    keepAliveTimeoutMs: durationFlag('keep-alive-timeout', flags['keep-alive-timeout'], 1),
     preset: {
       record: flags.record !== false,
       out: String(flags.out),
@@ -97,6 +117,7 @@ export function serveOptions (flags: ParsedFlags): ServeOptions {
     }
   }
   normalizePresetOptions(o.preset) // every value checked now, with the flag's name
+  timeoutOptions(o)
   return o
 }
 

@@ -9,6 +9,8 @@ import { recoverTmpFiles } from '../lib/recover.js'
 import blackholePreset from './app.js'
 import type { PresetOptions } from './preset-options.js'
 import { normalizePresetOptions } from './preset-options.js'
+import { UsageError } from './args.js'
+import { timeoutOptions } from './cmd-serve.js'
 
 export interface ServeOptions {
   port: number
@@ -20,17 +22,35 @@ export interface ServeOptions {
   logLevel: string
   /** Time allowed to finish in-flight requests and seal files on a signal. Default 10 s. */
   graceMs: number
+  /** A connection must deliver a request's headers within this (slowloris; also idle new connections). Default 30 s. */
+  headersTimeoutMs?: number
+  /** A request (headers and body) must arrive within this; 0: no limit. Default 300 s. */
+  requestTimeoutMs?: number
+  /** An idle keep-alive connection is closed after this. Default 72 s. */
+  keepAliveTimeoutMs?: number
   preset: PresetOptions
+}
+
+function readPem (flag: string, file: string): Buffer {
+  try {
+    return readFileSync(file)
+  } catch (err) {
+    throw new UsageError(`${flag}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
 }
 
 export async function buildServer (o: ServeOptions): Promise<FastifyInstance> {
   const preset = normalizePresetOptions(o.preset)
   const tls = o.tlsCert !== undefined && o.tlsKey !== undefined
-    ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) }
+    ? { cert: readPem('--tls-cert', o.tlsCert), key: readPem('--tls-key', o.tlsKey) }
     : null
+  const timeouts = timeoutOptions(o)
   const base = {
     logger: { level: o.logLevel },
     bodyLimit: preset.bodyLimit,
+    requestTimeout: timeouts.requestTimeout,
+    keepAliveTimeout: timeouts.keepAliveTimeout,
+    http: timeouts.http,
     // No log line per request: a sink's requests are counted in the stats line instead.
     logController: new LogController({ disableRequestLogging: true }),
     // ...and no child logger per request either (request.log is the server's logger, without reqId).
@@ -41,11 +61,19 @@ export async function buildServer (o: ServeOptions): Promise<FastifyInstance> {
     if (tls === null) throw new Error('--http2 needs --tls-cert and --tls-key')
     app = Fastify({ ...base, http2: true, https: { ...tls, allowHTTP1: true } }) as unknown as FastifyInstance
   } else if (tls !== null) {
-    app = Fastify({ ...base, https: tls }) as unknown as FastifyInstance
+    // https.createServer takes the http server options (headersTimeout, check interval) too.
+    app = Fastify({ ...base, https: { ...tls, ...timeouts.http } }) as unknown as FastifyInstance
   } else {
     app = Fastify(base)
   }
-  await app.register(blackholePreset, o.preset)
+  try {
+    await app.register(blackholePreset, o.preset)
+  } catch (err) {
+    await app.close().catch(() => {})
+    // An archive directory that cannot be used is a bad --out: one line, exit 2.
+    if (/cannot use archive directory/.test((err as Error).message)) throw new UsageError(`--out: ${(err as Error).message.replace(/^fastify-blackhole: /, '')}`)
+    throw err
+  }
   return app
 }
 
@@ -82,7 +110,14 @@ export async function startStandalone (o: ServeOptions, opts: { quietBanner?: bo
   })
   if (opts.ignoreSigint) process.on('SIGINT', () => {})
   app.addHook('onClose', async () => grace.uninstall())
-  await app.listen({ port: o.port, host: o.host })
+  try {
+    await app.listen({ port: o.port, host: o.host })
+  } catch (err) {
+    // A port in use, a host that does not resolve or is not local: one line, exit 2, files sealed.
+    await app.close().catch(() => {})
+    const e = err as NodeJS.ErrnoException
+    throw new UsageError(`cannot listen on ${o.host}:${o.port} (--host/--port): ${e.code ?? e.message}`)
+  }
   const address = app.server.address()
   if (!opts.quietBanner) process.stdout.write(describe(o, typeof address === 'object' && address !== null ? address.port : o.port))
   return app
@@ -107,7 +142,11 @@ export async function serve (o: ServeOptions): Promise<void> {
   const p = normalizePresetOptions(o.preset)
   if (p.record) {
     const { mkdir } = await import('node:fs/promises')
-    await mkdir(p.out, { recursive: true, mode: 0o700 })
+    try {
+      await mkdir(p.out, { recursive: true, mode: 0o700 })
+    } catch (err) {
+      throw new UsageError(`--out: cannot use archive directory ${path.resolve(p.out)}: ${(err as Error).message}`)
+    }
     for (const r of await recoverTmpFiles(p.out)) {
       process.stderr.write(r.error ? `blackhole: could not recover ${r.file}: ${r.error.message}\n` : `blackhole: recovered ${r.records} records from ${r.file}\n`)
     }
@@ -132,6 +171,7 @@ export async function serve (o: ServeOptions): Promise<void> {
     quickExits = lived < QUICK_EXIT_MS ? quickExits + 1 : 0
     if (quickExits >= MAX_QUICK_EXITS) {
       process.stderr.write(`blackhole: workers keep failing at start (${MAX_QUICK_EXITS} in a row); stopping\n`)
+      failed = true
       stop()
       return
     }
