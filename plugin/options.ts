@@ -185,6 +185,12 @@ export function resolveOptions (opts: BlackholeOptions): ResolvedOptions {
   for (const k of Object.keys(opts)) {
     if (!KNOWN.has(k)) throw new BlackholeOptionError(k, `absent: it is not an option (known: ${[...KNOWN].join(', ')})`, (opts as Record<string, unknown>)[k])
   }
+  if (opts.writer !== undefined) {
+    const w = opts.writer as unknown as Record<string, unknown>
+    if (!isObject(w) || !['record', 'append', 'flush', 'rotate', 'stats', 'listSealed'].every(m => typeof w[m] === 'function')) {
+      throw new BlackholeOptionError('writer', 'an ArchiveWriter', opts.writer)
+    }
+  }
   if (opts.writer === undefined && (typeof opts.dir !== 'string' || opts.dir.length === 0)) {
     throw new BlackholeOptionError('dir', 'a directory path (or pass `writer`)', opts.dir)
   }
