@@ -8,6 +8,7 @@ import { readCodec, type BlockCodec } from './codecs.js'
 import { LZ4_LEGACY_MAGIC, LZ4_MAGIC, UNCOMPRESSED_BIT, isSkippableMagic, parseFrameHeader } from './lz4-frame.js'
 import { decodeRequest, RecordFormatError, type DecodedRequest } from './record.js'
 import { createXxh32, xxh32 } from './xxh32.js'
+import { isS3Url } from './s3-url.js'
 
 export type ArchiveErrorCode =
   | 'TRUNCATED' // the file ends inside a frame, block or record
@@ -80,6 +81,43 @@ export function newSummary (file: string): FileSummary {
   return { file, format: 'empty', fileBytes: 0, streamBytes: 0, frames: 0, blocks: 0, records: 0, wholeFileBytes: 0, wholeStreamBytes: 0 }
 }
 
+/**
+ * Where an archive's bytes come from: a local file, or a stream (an S3 object body) that only
+ * moves forward. Reads are positional; a stream skips ahead and never goes back, which is all
+ * the reader asks for.
+ */
+export interface ByteSource {
+  /** Names the source in errors: a path or an s3:// URL. */
+  readonly name: string
+  /** Total bytes. */
+  readonly size: number
+  /** Reads up to `len` bytes at `pos` into `buf[off..]`; 0 at the end. */
+  read (buf: Uint8Array, off: number, len: number, pos: number): Promise<number>
+  close (): Promise<void>
+}
+
+async function openLocal (file: string): Promise<ByteSource> {
+  const fh: FileHandle = await open(file, 'r')
+  try {
+    const size = (await fh.stat()).size
+    return {
+      name: file,
+      size,
+      read: async (buf, off, len, pos) => (await fh.read(buf, off, len, pos)).bytesRead,
+      close: () => fh.close()
+    }
+  } catch (err) {
+    await fh.close()
+    throw err
+  }
+}
+
+async function openSource (file: string): Promise<ByteSource> {
+  if (!isS3Url(file)) return openLocal(file)
+  const { openS3Object } = await import('./s3-source.js')
+  return openS3Object(file)
+}
+
 /** Buffered positional reads, so small reads do not each cost a syscall. */
 class FileSource {
   #buf: Buffer
@@ -89,7 +127,7 @@ class FileSource {
   pos = 0
   eof = false
 
-  constructor (private readonly fh: FileHandle, chunk = 1 << 20) {
+  constructor (private readonly source: ByteSource, chunk = 1 << 20) {
     this.#buf = Buffer.allocUnsafe(chunk)
   }
 
@@ -110,7 +148,7 @@ class FileSource {
         this.#buf = next
       }
       const filePos = this.pos + this.#end - this.#start
-      const { bytesRead } = await this.fh.read(this.#buf, this.#end, this.#buf.length - this.#end, filePos)
+      const bytesRead = await this.source.read(this.#buf, this.#end, this.#buf.length - this.#end, filePos)
       if (bytesRead === 0) this.eof = true
       this.#end += bytesRead
     }
@@ -229,14 +267,14 @@ export async function * readFileRecords (file: string, opts: ReadOptions = {}, s
   const maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES
   const verify = opts.verifyChecksums ?? true
   const sum: FileSummary = summary ?? newSummary(file)
-  let fh: FileHandle
+  let source: ByteSource
   try {
-    fh = await open(file, 'r')
-    sum.fileBytes = (await fh.stat()).size
+    source = await openSource(file)
+    sum.fileBytes = source.size
   } catch (err) {
     throw new ArchiveError('IO', file, 0, (err as Error).message)
   }
-  const src = new FileSource(fh)
+  const src = new FileSource(source)
   const splitter = new RecordSplitter(file, maxRecordBytes)
   const fail = (code: ArchiveErrorCode, offset: number, msg: string): ArchiveError => new ArchiveError(code, file, offset, msg)
   try {
@@ -279,7 +317,7 @@ export async function * readFileRecords (file: string, opts: ReadOptions = {}, s
     if (err instanceof ArchiveError) throw err
     throw new ArchiveError('IO', file, src.pos, (err as Error).message)
   } finally {
-    await fh.close()
+    await source.close()
   }
 }
 
@@ -386,11 +424,22 @@ const ARCHIVE_NAME = /\.fbf(\.lz4)?$/i
 
 /**
  * Expands paths into archive files: files are taken as given, directories contribute their
- * sealed archives (`*.fbf`, `*.fbf.lz4`, not `.tmp`) sorted by name, which is time order.
+ * sealed archives (`*.fbf`, `*.fbf.lz4`, not `.tmp`) sorted by name, which is time order, and
+ * `s3://bucket/prefix` URLs the archive objects below the prefix, as `s3://bucket/key` URLs.
  */
 export async function listArchiveFiles (paths: readonly string[]): Promise<string[]> {
   const out: string[] = []
   for (const p of paths) {
+    if (isS3Url(p)) {
+      // An s3:// prefix stands for every archive object below it (see s3-source.ts for the order).
+      const { listS3Archives } = await import('./s3-source.js')
+      try {
+        out.push(...await listS3Archives(p))
+      } catch (err) {
+        throw new ArchiveError('IO', p, 0, (err as Error).message)
+      }
+      continue
+    }
     let st
     try {
       st = await stat(p)
