@@ -11,17 +11,24 @@ import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { getCodec, type BlockCodec, type CodecName } from './codecs.js'
-import { encodeBlocks, frameEnd, frameHeader, MAX_BLOCK_INPUT } from './lz4-frame.js'
+import { encodeBlocksInto, encodedBound, frameEnd, frameHeader, MAX_BLOCK_INPUT } from './lz4-frame.js'
 import { buildRequest, BuilderPool, type RequestRecord } from './record.js'
-import { createXxh32, type Xxh32Stream } from './xxh32.js'
+import { createXxh32, xxh32StateTransferable, type Xxh32Stream } from './xxh32.js'
+import { compressThread, isShared, sharedBuffer } from './compress-thread.js'
 import { liveTmpFiles, recoverTmpFiles } from './recover.js'
 import { RateLimitedLog, type Logger, silentLogger } from './log.js'
 
 export interface ArchiveWriterOptions {
   /** Directory for the archive files; created (mode 0700) when missing. */
   dir: string
-  /** Block codec: `auto` (lz4-napi when installed, else lz4js), `lz4-napi`, `lz4js`, or `none` for raw `.fbf`. Default `auto`. */
+  /** Block codec: `auto` (the fastest installed: liblz4, lz4-napi, lz4js), one of those by name, or `none` for raw `.fbf`. Default `auto`. */
   codec?: CodecName
+  /**
+   * Compress on the process's compression thread instead of the calling thread. Default true;
+   * it needs the native xxhash addon of the `lz4` package when content checksums are on, and
+   * falls back to the calling thread without it (or if the thread fails).
+   */
+  compressThread?: boolean
   /** A batch is compressed and written when it holds this many bytes. Default 1 MiB. */
   batchBytes?: number
   /** A non-empty batch is written at least this often, in ms. Default 1000. */
@@ -81,6 +88,8 @@ export interface WriterStats {
   pendingBytes: number
   pendingRecords: number
   currentFile: string | null
+  /** Batches are compressed on the compression thread (false: on the calling thread). */
+  compressThread: boolean
 }
 
 interface Batch {
@@ -134,7 +143,11 @@ const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(r
 export class ArchiveWriter {
   readonly dir: string
   readonly codec: BlockCodec | null
-  readonly #o: Required<Omit<ArchiveWriterOptions, 'logger' | 'onSeal' | 'codec' | 'dir' | 'flushOnExit'>>
+  readonly #o: Required<Omit<ArchiveWriterOptions, 'logger' | 'onSeal' | 'codec' | 'dir' | 'flushOnExit' | 'compressThread'>>
+  /** Batches are compressed on the compression thread (they live in shared memory then). */
+  #threaded: boolean
+  /** Output of the batch being encoded or written (one at a time). */
+  #out: Buffer = Buffer.alloc(0)
   readonly #log: RateLimitedLog
   readonly #onSeal: ((file: SealedFile) => void) | undefined
   readonly #pool = new BuilderPool(4)
@@ -181,6 +194,7 @@ export class ArchiveWriter {
       logIntervalMs: opts.logIntervalMs ?? 10_000
     }
     validateOptions(this.#o)
+    this.#threaded = (opts.compressThread ?? true) && this.codec !== null && (xxh32StateTransferable || !this.#o.contentChecksum)
     this.#log = new RateLimitedLog(opts.logger ?? silentLogger, this.#o.logIntervalMs)
     this.#onSeal = opts.onSeal
     this.#batch = this.#newBatch()
@@ -215,7 +229,11 @@ export class ArchiveWriter {
   }
 
   #newBatch (): Batch {
-    return { buf: this.#free.pop() ?? Buffer.allocUnsafe(this.#o.batchBytes), len: 0, records: 0 }
+    return { buf: this.#free.pop() ?? this.#alloc(this.#o.batchBytes), len: 0, records: 0 }
+  }
+
+  #alloc (size: number): Buffer {
+    return this.#threaded ? sharedBuffer(size) : Buffer.allocUnsafe(size)
   }
 
   /** Builds a record with a pooled builder and appends it. Returns false when it was dropped. */
@@ -246,7 +264,7 @@ export class ArchiveWriter {
       if (need > batch.buf.length) {
         // A record bigger than a batch gets a batch of its own.
         this.#free.push(batch.buf)
-        batch = this.#batch = { buf: Buffer.allocUnsafe(need), len: 0, records: 0 }
+        batch = this.#batch = { buf: this.#alloc(need), len: 0, records: 0 }
       }
     }
     const buf = batch.buf
@@ -336,17 +354,56 @@ export class ArchiveWriter {
     }
   }
 
-  #encode (batch: Batch, withHeader: boolean): Buffer {
+  /** Encodes a batch on this thread into `out` (grown as needed); returns the bytes to write. */
+  #encodeHere (batch: Batch, file: OpenFile, out: Buffer): Buffer {
     const raw = batch.buf.subarray(0, batch.len)
     if (this.codec === null) return raw
-    const blocks = encodeBlocks(this.codec, raw, this.#o.blockChecksum)
-    return withHeader ? Buffer.concat([frameHeader(this.#o), blocks]) : blocks
+    const header = file.bytes === 0 ? frameHeader(this.#o) : null
+    return out.subarray(0, encodeBlocksInto(this.codec, raw, this.#o.blockChecksum, out, header))
   }
 
-  #commit (file: OpenFile, batch: Batch, written: number): void {
+  #outFor (batch: Batch): Buffer {
+    const need = encodedBound(batch.len)
+    if (this.#out.length < need) this.#out = this.#alloc(Math.max(need, encodedBound(this.#o.batchBytes)))
+    return this.#out
+  }
+
+  /**
+   * Encodes a batch for `file`: on the compression thread when possible, which also carries
+   * the content checksum on (returned as the state after this batch); else right here.
+   */
+  async #encode (batch: Batch, file: OpenFile): Promise<{ data: Buffer, hash: Uint8Array | null }> {
+    const out = this.#outFor(batch)
+    if (this.#threaded && this.codec !== null && isShared(batch.buf) && isShared(out)) {
+      const thread = compressThread()
+      try {
+        const r = await thread.encode({
+          codec: this.codec.name,
+          raw: batch.buf.buffer as SharedArrayBuffer,
+          rawOffset: batch.buf.byteOffset,
+          rawLength: batch.len,
+          out: out.buffer as SharedArrayBuffer,
+          outOffset: out.byteOffset,
+          outLength: out.length,
+          header: file.bytes === 0 ? frameHeader(this.#o) : null,
+          blockChecksum: this.#o.blockChecksum,
+          hash: file.content === null ? null : file.content.state()
+        })
+        return { data: out.subarray(0, r.length), hash: r.hash }
+      } catch (err) {
+        this.#threaded = false
+        this.#log.error('compress-thread', 'compression thread failed; compressing on the request thread from now on', err as Error)
+      }
+    }
+    return { data: this.#encodeHere(batch, file, out), hash: null }
+  }
+
+  /** `hash`: the content checksum state after this batch, when the compression thread computed it. */
+  #commit (file: OpenFile, batch: Batch, written: number, hash: Uint8Array | null): void {
     file.bytes += written
     file.records += batch.records
-    file.content?.update(batch.buf.subarray(0, batch.len))
+    if (hash !== null) file.content = createXxh32(hash)
+    else file.content?.update(batch.buf.subarray(0, batch.len))
     this.#stats.recordsWritten += batch.records
     this.#stats.bytesIn += batch.len
     this.#stats.bytesOut += written
@@ -375,7 +432,18 @@ export class ArchiveWriter {
       }
       this.#file = file
     }
-    const data = this.#encode(batch, file.bytes === 0)
+    let encoded: { data: Buffer, hash: Uint8Array | null }
+    try {
+      encoded = await this.#encode(batch, file)
+    } catch (err) {
+      if (this.#inFlight === inFlight) {
+        this.#inFlight = null
+        this.#failBatch(batch, err as NodeJS.ErrnoException, 'compress')
+      }
+      return
+    }
+    if (this.#inFlight !== inFlight) return // flushSync took over while it was being encoded
+    const { data, hash } = encoded
     const pos = file.bytes
     inFlight.data = data
     inFlight.pos = pos
@@ -395,7 +463,7 @@ export class ArchiveWriter {
         }
       }
       if (this.#inFlight !== inFlight) return // flushSync took over
-      this.#commit(file, batch, data.length)
+      this.#commit(file, batch, data.length, hash)
     } catch (err) {
       if (this.#inFlight !== inFlight) return
       this.#failBatch(batch, err as NodeJS.ErrnoException, 'write')
@@ -571,11 +639,12 @@ export class ArchiveWriter {
       for (const batch of batches) {
         // The write in flight is repeated at its own position: same bytes, same place.
         const replay = inFlight !== null && batch === inFlight.batch && inFlight.data !== null
-        const data = replay ? inFlight.data as Buffer : this.#encode(batch, file.bytes === 0)
+        // (Never into this.#out: the compression thread may still be writing into it.)
+        const data = replay ? inFlight.data as Buffer : this.#encodeHere(batch, file, Buffer.allocUnsafe(encodedBound(batch.len)))
         const pos = replay ? inFlight.pos : file.bytes
         let done = 0
         while (done < data.length) done += writeSync(file.fd, data, done, data.length - done, pos + done)
-        this.#commit(file, batch, data.length)
+        this.#commit(file, batch, data.length, null)
       }
       if (file.records === 0) return
       if (this.codec) {
@@ -606,7 +675,8 @@ export class ArchiveWriter {
       writeErrors: s.writeErrors,
       pendingBytes: this.#pendingBytes,
       pendingRecords: this.#pendingRecords,
-      currentFile: this.#file?.tmpPath ?? null
+      currentFile: this.#file?.tmpPath ?? null,
+      compressThread: this.#threaded
     }
   }
 }

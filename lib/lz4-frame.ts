@@ -41,30 +41,45 @@ export function frameHeader (o: FrameOptions): Buffer {
   return h
 }
 
+/** Bytes encodeBlocksInto may need for `rawLength` bytes of content: every block stored raw, plus a header. */
+export function encodedBound (rawLength: number): number {
+  return 7 + rawLength + Math.ceil(rawLength / MAX_BLOCK_INPUT) * 8
+}
+
 /**
- * Compresses `raw` into independent blocks (each under MAX_BLOCK_INPUT of content) and returns
- * them as one buffer ready to append to a frame. A block that does not shrink is stored raw.
+ * Compresses `raw` into independent blocks (each under MAX_BLOCK_INPUT of content) written
+ * into `out`, after `header` when given, and returns the bytes written. A block that does not
+ * shrink is stored raw. `out` needs encodedBound(raw.length) bytes.
  */
-export function encodeBlocks (codec: BlockCodec, raw: Uint8Array, blockChecksum: boolean): Buffer {
-  const parts: Uint8Array[] = []
-  let total = 0
+export function encodeBlocksInto (codec: BlockCodec, raw: Uint8Array, blockChecksum: boolean, out: Buffer, header: Uint8Array | null): number {
+  let pos = 0
+  if (header !== null) {
+    out.set(header, 0)
+    pos = header.length
+  }
   for (let at = 0; at < raw.length; at += MAX_BLOCK_INPUT) {
     const chunk = raw.subarray(at, Math.min(raw.length, at + MAX_BLOCK_INPUT))
-    const packed = codec.compressBlock(chunk)
-    const stored = packed.length > 0 && packed.length < chunk.length
-    const data = stored ? packed : chunk
-    const size = Buffer.allocUnsafe(4)
-    size.writeUInt32LE(stored ? data.length : (data.length | UNCOMPRESSED_BIT) >>> 0, 0)
-    parts.push(size, data)
-    total += 4 + data.length
+    let size = codec.compressInto(chunk, out, pos + 4)
+    if (size === 0) {
+      size = chunk.length
+      out.set(chunk, pos + 4)
+      out.writeUInt32LE((size | UNCOMPRESSED_BIT) >>> 0, pos)
+    } else {
+      out.writeUInt32LE(size, pos)
+    }
+    pos += 4 + size
     if (blockChecksum) {
-      const sum = Buffer.allocUnsafe(4)
-      sum.writeUInt32LE(xxh32(data), 0)
-      parts.push(sum)
-      total += 4
+      out.writeUInt32LE(xxh32(out.subarray(pos - size, pos)), pos)
+      pos += 4
     }
   }
-  return Buffer.concat(parts, total)
+  return pos
+}
+
+/** encodeBlocksInto a new buffer: the blocks, ready to append to a frame. */
+export function encodeBlocks (codec: BlockCodec, raw: Uint8Array, blockChecksum: boolean): Buffer {
+  const out = Buffer.allocUnsafe(encodedBound(raw.length))
+  return out.subarray(0, encodeBlocksInto(codec, raw, blockChecksum, out, null))
 }
 
 /** End mark, then the content checksum when the frame declares one. */

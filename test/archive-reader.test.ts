@@ -9,13 +9,14 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { ArchiveError, listArchiveFiles, newSummary, readArchive, readFileRecords, type ArchiveErrorCode, type RawRecord, type ReadOptions } from '../lib/archive-reader.js'
 import { ArchiveWriter } from '../lib/archive-writer.js'
-import { lz4jsCodec, lz4NapiCodec, type BlockCodec } from '../lib/codecs.js'
+import { liblz4Codec, lz4jsCodec, lz4NapiCodec, type BlockCodec } from '../lib/codecs.js'
 import { encodeRequest, type RequestRecord } from '../lib/record.js'
 import { assertDecoded, randomRecord, rawStream, recordEnds, Rng, run, tmpDir, u64le, walkFrame, writeArchive, type WalkedFrame } from './fixtures-core.js'
 import { requireTool } from './tools.js'
 
 const readCodecs: Array<[string, BlockCodec]> = [['lz4js', lz4jsCodec]]
 if (lz4NapiCodec !== null) readCodecs.push(['lz4-napi', lz4NapiCodec])
+if (liblz4Codec !== null) readCodecs.push(['liblz4', liblz4Codec])
 
 interface Outcome {
   records: RawRecord[]

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { readArchive } from '../lib/archive-reader.js'
-import { lz4jsCodec, lz4NapiCodec, type BlockCodec } from '../lib/codecs.js'
+import { liblz4Codec, lz4jsCodec, lz4NapiCodec, type BlockCodec } from '../lib/codecs.js'
 import { decodeRequest, encodeRequest, type RequestRecord } from '../lib/record.js'
 import { xxh32 } from '../lib/xxh32.js'
 import { encodeSteps, randomRecord, rawStream, Rng, run, tmpDir, walkFrame, walkFrames, writeArchive, type WalkedBlock, type WriteStep } from './fixtures-core.js'
@@ -18,6 +18,7 @@ const SCHEMA = fileURLToPath(new URL('../../schema/request.fbs', import.meta.url
 
 const readCodecs: Array<[string, BlockCodec]> = [['lz4js', lz4jsCodec]]
 if (lz4NapiCodec !== null) readCodecs.push(['lz4-napi', lz4NapiCodec])
+if (liblz4Codec !== null) readCodecs.push(['liblz4', liblz4Codec])
 
 // --- flatc ---
 
@@ -259,11 +260,13 @@ test('flatc builds records that decodeRequest reads', async (t) => {
 
 // --- lz4 ---
 
-for (const codec of ['lz4js', 'lz4-napi'] as const) {
+for (const codec of ['lz4js', 'lz4-napi', 'liblz4'] as const) {
   test(`the lz4 CLI reads archives written with codec ${codec}`, async (t) => {
     if (!requireTool(t, 'lz4')) return
-    if (codec === 'lz4-napi' && lz4NapiCodec === null) {
-      t.skip('lz4-napi is not installed')
+    if ((codec === 'lz4-napi' ? lz4NapiCodec : codec === 'liblz4' ? liblz4Codec : lz4jsCodec) === null) {
+      // Optional dependencies: CI installs both, so there a missing one is a failure.
+      assert.notEqual(process.env.CI, 'true', `${codec} is not installed`)
+      t.skip(`${codec} is not installed`)
       return
     }
     const dir = await tmpDir(t)

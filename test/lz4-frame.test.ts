@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { test } from 'node:test'
 import { ArchiveWriter } from '../lib/archive-writer.js'
-import { lz4jsCodec, lz4NapiCodec, type BlockCodec } from '../lib/codecs.js'
+import { liblz4Codec, lz4jsCodec, lz4NapiCodec, type BlockCodec } from '../lib/codecs.js'
 import { encodeBlocks, frameEnd, frameHeader, MAX_BLOCK_INPUT, MAX_BLOCK_SIZE, parseFrameHeader } from '../lib/lz4-frame.js'
 import { xxh32 } from '../lib/xxh32.js'
 import { encodeSteps, randomRecord, rawStream, Rng, tmpDir, walkFrame, writeArchive, type WalkedBlock, type WriteStep } from './fixtures-core.js'
@@ -12,6 +12,7 @@ import { encodeSteps, randomRecord, rawStream, Rng, tmpDir, walkFrame, writeArch
 const napi = lz4NapiCodec
 const codecs: Array<[string, BlockCodec]> = [['lz4js', lz4jsCodec]]
 if (napi !== null) codecs.push(['lz4-napi', napi])
+if (liblz4Codec !== null) codecs.push(['liblz4', liblz4Codec])
 
 /** Content of one block, decoded with `codec`. */
 function blockContent (codec: BlockCodec, b: WalkedBlock): Uint8Array {
