@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { ArchiveWriter, type WriterStats } from '../lib/archive-writer.js'
 import { RateLimitedLog } from '../lib/log.js'
+import { S3Uploader, type UploadStats } from '../lib/s3-uploader.js'
 import type { RequestRecord } from '../lib/record.js'
 import { kCapture, startCapture, type Capture } from './capture.js'
 import { resolveOptions, resolveRouteConfig, type BlackholeOptions } from './options.js'
@@ -31,6 +32,8 @@ export interface CaptureStats {
 export interface BlackholeStats {
   capture: CaptureStats
   archive: WriterStats
+  /** With the `upload` option: the uploads to object storage. */
+  upload?: UploadStats
 }
 
 /** The `archive` decorator. */
@@ -69,6 +72,10 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
   }
   const o = resolveOptions(opts)
   const ownWriter = opts.writer === undefined
+  // Created before the writer so that its onSeal can queue every sealed file for upload.
+  const uploader = o.upload === null
+    ? null
+    : new S3Uploader({ dir: opts.dir as string, upload: o.upload, logger: fastify.log, logIntervalMs: o.logIntervalMs })
   const writer = opts.writer ?? new ArchiveWriter({
     dir: opts.dir as string,
     codec: opts.codec,
@@ -83,7 +90,8 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
     blockChecksum: opts.blockChecksum,
     recover: opts.recover,
     logIntervalMs: opts.logIntervalMs,
-    logger: fastify.log
+    logger: fastify.log,
+    ...(uploader !== null ? { onSeal: (f: { path: string, bytes: number }) => uploader.enqueue(f.path, f.bytes) } : {})
   })
   if (ownWriter) {
     try {
@@ -91,6 +99,15 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
     } catch (err) {
       await writer.close().catch(() => {})
       throw new Error(`fastify-blackhole: cannot use archive directory ${writer.dir}: ${(err as Error).message}`)
+    }
+  }
+  // After the writer's recovery, so files it sealed from .tmp leftovers are uploaded too.
+  if (uploader !== null) {
+    try {
+      await uploader.start()
+    } catch (err) {
+      await writer.close().catch(() => {})
+      throw new Error(`fastify-blackhole: cannot start uploading to ${uploader.target}: ${(err as Error).message}`)
     }
   }
 
@@ -197,6 +214,8 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
   fastify.addHook('onClose', async () => {
     if (ownWriter) await writer.close()
     else await writer.flush()
+    // Sealed by now: upload within the time allowed; the rest stays in staging for the next start.
+    await uploader?.close()
   })
 
   const service: ArchiveService = {
@@ -205,7 +224,7 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
     record: (r) => writer.record(r),
     flush: () => writer.flush(),
     rotate: () => writer.rotate(),
-    stats: () => ({ capture: { ...stats, skipped: { ...stats.skipped } }, archive: writer.stats() }),
+    stats: () => ({ capture: { ...stats, skipped: { ...stats.skipped } }, archive: writer.stats(), ...(uploader !== null ? { upload: uploader.stats() } : {}) }),
     listSealed: () => writer.listSealed()
   }
   fastify.decorate('archive', service)

@@ -2,6 +2,7 @@
 // with the option's name and what it accepts.
 import type { ArchiveWriter, ArchiveWriterOptions } from '../lib/archive-writer.js'
 import { CODEC_NAMES, type CodecName } from '../lib/codecs.js'
+import { validateUploadOptions, type S3UploadOptions } from '../lib/s3-uploader.js'
 
 export type RedactMode = 'remove' | 'mask' | 'hash'
 
@@ -59,6 +60,11 @@ export interface BlackholeOptions extends ArchiveOptions {
   originalUriHeader?: string | false
   /** At most one log line per kind of problem per this many ms. Default 10000. */
   logIntervalMs?: number
+  /**
+   * Upload each sealed file to S3-compatible storage (`s3://bucket/prefix`, or the options
+   * object) and remove it from `dir`, which becomes a staging directory. See docs/scaling.md.
+   */
+  upload?: string | S3UploadOptions
 }
 
 export const DEFAULT_REDACT_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key']
@@ -84,6 +90,7 @@ export interface ResolvedOptions {
   idHeader: string
   originalUriHeader: string | null
   logIntervalMs: number
+  upload: S3UploadOptions | null
 }
 
 export interface ResolvedMatch {
@@ -176,8 +183,25 @@ function redact (v: unknown, defaults: string[]): ResolvedRedact | null {
 const KNOWN = new Set([
   'dir', 'writer', 'codec', 'batchBytes', 'flushMs', 'rotateBytes', 'rotateMs', 'retainBytes', 'retainFiles', 'fsync',
   'maxPendingBytes', 'blockChecksum', 'recover', 'sample', 'sampleBy', 'maxPerSecond', 'include', 'exclude', 'redact', 'maxBodyBytes',
-  'recordResponse', 'idHeader', 'originalUriHeader', 'logIntervalMs'
+  'recordResponse', 'idHeader', 'originalUriHeader', 'logIntervalMs', 'upload'
 ])
+
+function upload (opts: BlackholeOptions): S3UploadOptions | null {
+  if (opts.upload === undefined) return null
+  const u = typeof opts.upload === 'string' ? { url: opts.upload } : opts.upload
+  if (!isObject(u)) throw new BlackholeOptionError('upload', 'an s3://bucket/prefix URL or { url, endpoint?, ... }', u)
+  // Uploading needs the writer's onSeal, and staged files are deleted only once uploaded.
+  if (opts.writer !== undefined) throw new BlackholeOptionError('upload', 'absent when `writer` is given (the plugin must create the writer)', u)
+  for (const k of ['retainBytes', 'retainFiles'] as const) {
+    if ((opts[k] ?? 0) !== 0) throw new BlackholeOptionError(k, '0 with `upload` (a staged file is removed once uploaded, and never before)', opts[k])
+  }
+  try {
+    validateUploadOptions(u, k => `upload${k === 'url' && typeof opts.upload === 'string' ? '' : '.' + k}`)
+  } catch (err) {
+    throw new TypeError(`fastify-blackhole: option ${(err as Error).message}`)
+  }
+  return u
+}
 
 /** Validates the options; the archive ones are checked again by ArchiveWriter. */
 export function resolveOptions (opts: BlackholeOptions): ResolvedOptions {
@@ -212,7 +236,8 @@ export function resolveOptions (opts: BlackholeOptions): ResolvedOptions {
     recordResponse: opts.recordResponse ?? true,
     idHeader: headerName('idHeader', opts.idHeader ?? 'x-request-id'),
     originalUriHeader,
-    logIntervalMs: int('logIntervalMs', opts.logIntervalMs ?? 10_000, 0)
+    logIntervalMs: int('logIntervalMs', opts.logIntervalMs ?? 10_000, 0),
+    upload: upload(opts)
   }
 }
 
