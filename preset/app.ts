@@ -41,6 +41,7 @@ async function blackholePreset (fastify: FastifyInstance, rawOpts: PresetOptions
   if (o.record) {
     await fastify.register(blackhole, {
       dir: o.out,
+      ...(o.upload !== null ? { upload: o.upload } : {}),
       codec: o.codec,
       batchBytes: o.batchBytes,
       flushMs: o.flushMs,

@@ -12,7 +12,11 @@ export const serveSpec: CommandSpec = {
   flags: {
     port: { type: 'string', short: 'p', arg: 'PORT', default: '8080', env: 'BLACKHOLE_PORT', help: 'TCP port to listen on' },
     host: { type: 'string', arg: 'HOST', default: '0.0.0.0', env: 'BLACKHOLE_HOST', help: 'address to listen on (:: for IPv6 and IPv4)' },
-    out: { type: 'string', short: 'o', arg: 'DIR', default: './archive', env: 'BLACKHOLE_OUT', help: 'archive directory' },
+    out: { type: 'string', short: 'o', arg: 'DIR|S3URL', default: './archive', env: 'BLACKHOLE_OUT', help: 'archive directory, or s3://bucket/prefix to upload each sealed file there (see --staging)' },
+    staging: { type: 'string', arg: 'DIR', env: 'BLACKHOLE_STAGING', help: 'with an s3:// --out: local directory for files until they are uploaded (default: ./archive-staging)' },
+    's3-endpoint': { type: 'string', arg: 'URL', env: 'BLACKHOLE_S3_ENDPOINT', help: 'with an s3:// --out: endpoint of a non-AWS store (MinIO, Ceph, R2...); default: the AWS SDK\'s (AWS_ENDPOINT_URL_S3...)' },
+    's3-force-path-style': { type: 'boolean', env: 'BLACKHOLE_S3_FORCE_PATH_STYLE', help: 'with an s3:// --out: path-style requests (default: on with --s3-endpoint)' },
+    's3-host-id': { type: 'string', arg: 'ID', env: 'BLACKHOLE_S3_HOST_ID', help: 'with an s3:// --out: key level under the prefix that keeps this sink\'s files apart (default: the host name)' },
     record: { type: 'boolean', default: true, env: 'BLACKHOLE_RECORD', help: 'record requests; --no-record makes a pure sink for stress tests' },
     workers: { type: 'string', short: 'w', arg: 'N', default: '1', env: 'BLACKHOLE_WORKERS', help: 'worker processes (node:cluster); each writes its own files' },
     'body-limit': { type: 'string', arg: 'SIZE', default: '64MiB', env: 'BLACKHOLE_BODY_LIMIT', help: 'largest body accepted; larger ones get 413 and are counted' },
@@ -92,6 +96,10 @@ export function serveOptions (flags: ParsedFlags): ServeOptions {
     preset: {
       record: flags.record !== false,
       out: String(flags.out),
+      staging: flags.staging as string | undefined,
+      s3Endpoint: flags['s3-endpoint'] as string | undefined,
+      s3ForcePathStyle: flags['s3-force-path-style'] as boolean | undefined,
+      s3HostId: flags['s3-host-id'] as string | undefined,
       bodyLimit: String(flags['body-limit']),
       codec,
       batchBytes: String(flags['batch-bytes']),
@@ -116,6 +124,8 @@ export function serveOptions (flags: ParsedFlags): ServeOptions {
       }
     }
   }
+  // Uploads at shutdown get most of the grace: sealing and closing need the rest.
+  o.preset.uploadGraceMs = Math.floor(o.graceMs * 0.8)
   normalizePresetOptions(o.preset) // every value checked now, with the flag's name
   timeoutOptions(o)
   return o

@@ -3,12 +3,24 @@
 // is accepted in both forms and checked once here.
 import { CODEC_NAMES, type CodecName } from '../lib/codecs.js'
 import { durationFlag, sizeFlag, UsageError } from './args.js'
+import { isS3Url } from '../lib/s3-url.js'
+import { validateUploadOptions, type S3UploadOptions } from '../lib/s3-uploader.js'
 
 export interface PresetOptions {
   /** Record requests (false: pure sink). Default true. */
   record?: boolean | string
-  /** Archive directory. Default `./archive`. */
+  /** Archive directory, or `s3://bucket/prefix` to upload sealed files there. Default `./archive`. */
   out?: string
+  /** With an s3:// `out`: the local directory files are written to until uploaded. Default `./archive-staging`. */
+  staging?: string
+  /** With an s3:// `out`: endpoint of a non-AWS store. Default: the AWS SDK's. */
+  s3Endpoint?: string
+  /** With an s3:// `out`: path-style requests. Default: on when an endpoint is set. */
+  s3ForcePathStyle?: boolean | string
+  /** With an s3:// `out`: key level below the prefix. Default: the host name. */
+  s3HostId?: string
+  /** With an s3:// `out`: time allowed on close to upload what is sealed (ms or duration). Default 5 s. */
+  uploadGraceMs?: number | string
   /** Largest body accepted; bigger ones get 413. Default 64 MiB. */
   bodyLimit?: number | string
   codec?: CodecName
@@ -40,7 +52,10 @@ export interface PresetOptions {
 
 export interface ResolvedPresetOptions {
   record: boolean
+  /** The local archive directory: the staging directory when uploading. */
   out: string
+  /** Where sealed files are uploaded, or null. */
+  upload: S3UploadOptions | null
   bodyLimit: number
   codec: CodecName
   batchBytes: number
@@ -71,6 +86,34 @@ function bool (name: string, v: unknown, dflt: boolean): boolean {
 
 const kebab = (s: string): string => s.replace(/[A-Z]/g, c => '-' + c.toLowerCase())
 
+const UPLOAD_FLAGS: Record<string, string> = { url: '--out', endpoint: '--s3-endpoint', forcePathStyle: '--s3-force-path-style', hostId: '--s3-host-id', closeTimeoutMs: '--upload-grace' }
+
+function uploadOptions (opts: PresetOptions, retainBytes: number): S3UploadOptions | null {
+  const out = opts.out ?? './archive'
+  if (!isS3Url(out)) {
+    for (const k of ['staging', 's3Endpoint', 's3ForcePathStyle', 's3HostId'] as const) {
+      if (opts[k] !== undefined) throw new UsageError(`--${kebab(k)} only applies when --out is an s3:// URL`)
+    }
+    return null
+  }
+  // Every file in staging is one not uploaded yet: retention could only delete those.
+  if (retainBytes !== 0) throw new UsageError('--retain-bytes cannot be used with an s3:// --out (staged files are removed once uploaded, never before)')
+  if (opts.staging === '') throw new UsageError('--staging must be a directory')
+  const u: S3UploadOptions = {
+    url: out,
+    ...(opts.s3Endpoint !== undefined ? { endpoint: opts.s3Endpoint } : {}),
+    ...(opts.s3ForcePathStyle !== undefined ? { forcePathStyle: bool('s3-force-path-style', opts.s3ForcePathStyle, false) } : {}),
+    ...(opts.s3HostId !== undefined ? { hostId: opts.s3HostId } : {}),
+    ...(opts.uploadGraceMs !== undefined ? { closeTimeoutMs: durationFlag('upload-grace', opts.uploadGraceMs) } : {})
+  }
+  try {
+    validateUploadOptions(u, k => UPLOAD_FLAGS[k] ?? k)
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  return u
+}
+
 export function normalizePresetOptions (opts: PresetOptions = {}): ResolvedPresetOptions {
   const n = (key: keyof PresetOptions, dflt: number, parse: (name: string, v: unknown, min?: number) => number, min = 0): number =>
     opts[key] === undefined ? dflt : parse(kebab(key), opts[key], min)
@@ -88,18 +131,21 @@ export function normalizePresetOptions (opts: PresetOptions = {}): ResolvedPrese
   for (const p of replayAllow) if (!/^[^:\s]+:(\d+|\*)$/.test(p) && !/^\[[^\]]+\]:(\d+|\*)$/.test(p)) throw new UsageError(`--replay-allow must look like host:port (with * wildcards), got '${p}'`)
   const replayMaxJobs = opts.replayMaxJobs === undefined ? 1 : Number(opts.replayMaxJobs)
   if (!Number.isInteger(replayMaxJobs) || replayMaxJobs < 1 || replayMaxJobs > 100) throw new UsageError(`--replay-max-jobs must be an integer from 1 to 100, got '${String(opts.replayMaxJobs)}'`)
+  const retainBytes = n('retainBytes', 0, sizeFlag)
+  const upload = uploadOptions(opts, retainBytes)
   const status = opts.response?.status ?? 200
   if (!Number.isInteger(status) || status < 200 || status > 599) throw new UsageError(`--response-status must be an integer from 200 to 599, got '${status}'`)
   return {
     record: bool('record', opts.record, true),
-    out: opts.out ?? './archive',
+    out: upload !== null ? opts.staging ?? './archive-staging' : opts.out ?? './archive',
+    upload,
     bodyLimit: n('bodyLimit', 64 << 20, sizeFlag, 1),
     codec,
     batchBytes: n('batchBytes', 1 << 20, sizeFlag, 1024),
     flushMs: n('flushMs', 1000, durationFlag, 1),
     rotateBytes: n('rotateBytes', 256 << 20, sizeFlag, 1024),
     rotateMs: n('rotateMs', 600_000, durationFlag),
-    retainBytes: n('retainBytes', 0, sizeFlag),
+    retainBytes,
     fsync: bool('fsync', opts.fsync, false),
     blockChecksum: bool('block-checksum', opts.blockChecksum, false),
     recover: bool('recover', opts.recover, true),

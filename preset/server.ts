@@ -83,6 +83,7 @@ function describe (o: ServeOptions, port: number): string {
   const lines = [`blackhole: listening on ${scheme}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}${o.http2 ? ' (HTTP/2 and HTTP/1.1)' : ''}` +
     (o.workers > 1 ? ` with ${o.workers} workers` : '')]
   lines.push(p.record ? `blackhole: recording into ${path.resolve(p.out)}` : 'blackhole: not recording (--no-record): every request is answered and discarded')
+  if (p.record && p.upload !== null) lines.push(`blackhole: uploading sealed files to ${p.upload.url} (staging until confirmed)`)
   if (p.admin) lines.push(`blackhole: stats at ${p.adminPrefix}/stats`)
   lines.push('blackhole: stop with Ctrl-C or SIGTERM (in-flight requests finish, archive files are sealed)')
   return lines.join('\n') + '\n'

@@ -10,6 +10,7 @@ export interface SinkStats {
   recording: boolean
   capture?: BlackholeStats['capture']
   archive?: BlackholeStats['archive']
+  upload?: BlackholeStats['upload']
 }
 
 export function sinkStats (fastify: FastifyInstance, startedAt: number): SinkStats {
@@ -23,6 +24,7 @@ export function sinkStats (fastify: FastifyInstance, startedAt: number): SinkSta
     const b = fastify.archive.stats()
     s.capture = b.capture
     s.archive = b.archive
+    if (b.upload !== undefined) s.upload = b.upload
   }
   return s
 }
@@ -49,6 +51,11 @@ export function startStatsLog (fastify: FastifyInstance, intervalMs: number, sta
       line.dropped = cur.archive.recordsDropped
       line.errors = cur.archive.writeErrors + cur.capture.errors
       line.files = cur.archive.filesSealed
+    }
+    if (cur.upload !== undefined) {
+      line.uploaded = cur.upload.uploaded
+      line.uploadFailures = cur.upload.failures
+      line.uploadPending = cur.upload.pending
     }
     fastify.log.info({ stats: line }, 'blackhole stats')
     prev = cur
