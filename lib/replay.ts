@@ -4,7 +4,8 @@
 import { performance } from 'node:perf_hooks'
 import { Pool } from 'undici'
 import * as hdr from 'hdr-histogram-js'
-import { readArchive, type ArchiveRecord } from './archive-reader.js'
+import type { ArchiveRecord } from './archive-reader.js'
+import { readShard, type Shard } from './replay-shard.js'
 import { RecordFilter, type ReplayFilter } from './replay-filter.js'
 import { invalidReason, RequestShaper, type OutgoingRequest, type Rewrites } from './replay-request.js'
 
@@ -21,6 +22,8 @@ export interface InjectTarget {
 export interface ReplayOptions {
   /** Archive files or directories (read again for each loop). */
   paths?: string[]
+  /** Only this share of the files under `paths` (see replay-shard.ts); n processes with 1/n..n/n replay each file once. */
+  shard?: Shard
   /** Or any source of records (called once per loop). */
   records?: () => AsyncIterable<ArchiveRecord>
   /** Target URL: http or https, with an optional base path. Required unless `inject`. */
@@ -181,7 +184,10 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
   if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new ReplayError(`target must be an http or https URL, got ${opts.target}`)
   const shaper = new RequestShaper(target, opts.rewrite)
   const filter = new RecordFilter(opts.filter)
-  const source = opts.records ?? (() => readArchive(opts.paths as string[]))
+  if (opts.shard !== undefined && !(Number.isSafeInteger(opts.shard.count) && opts.shard.count >= 1 && Number.isSafeInteger(opts.shard.index) && opts.shard.index >= 1 && opts.shard.index <= opts.shard.count)) {
+    throw new ReplayError(`shard must be { index, count } with 1 <= index <= count, got ${JSON.stringify(opts.shard)}`)
+  }
+  const source = opts.records ?? (() => readShard(opts.paths as string[], opts.shard))
 
   const connections = opts.connections ?? (pacing.mode === 'concurrency' ? pacing.concurrency : 64)
   const pool = opts.inject === undefined && opts.dryRun === undefined

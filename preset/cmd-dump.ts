@@ -2,19 +2,22 @@ import { decodeRaw, listArchiveFiles, readFileRecords } from '../lib/archive-rea
 import { formatText, toJson } from '../lib/dump.js'
 import { intFlag, sizeFlag, type CommandSpec, type ParsedFlags } from './args.js'
 import { out } from './output.js'
+import { applyS3ReadFlags, s3ReadFlags } from './s3-read-flags.js'
 
 export const dumpSpec: CommandSpec = {
   name: 'dump',
   summary: 'Print recorded requests as readable text, or as one JSON object per line.',
   usage: 'dump [flags] PATH...',
-  details: 'PATH is an archive file (.fbf.lz4, .fbf, blackhole\'s or ours) or a directory of them (read in name order).',
+  details: 'PATH is an archive file (.fbf.lz4, .fbf, blackhole\'s or ours), a directory of them (read in name order),\n' +
+    'or s3://bucket/prefix: every archive object below the prefix, streamed (docs/scaling.md).',
   minPositionals: 1,
   flags: {
     json: { type: 'boolean', default: false, help: 'one JSON object per line; body base64, headers as stored' },
     limit: { type: 'string', arg: 'N', default: '0', help: 'stop after N records (0: all)' },
     id: { type: 'string', arg: 'ID', help: 'only records with this id' },
     'max-body': { type: 'string', arg: 'BYTES', default: '4096', help: 'text mode: show at most this much of a text body (0: all)' },
-    'max-record': { type: 'string', arg: 'BYTES', default: '256MiB', help: 'refuse records larger than this' }
+    'max-record': { type: 'string', arg: 'BYTES', default: '256MiB', help: 'refuse records larger than this' },
+    ...s3ReadFlags
   }
 }
 
@@ -23,6 +26,7 @@ export async function runDump (flags: ParsedFlags, paths: string[]): Promise<num
   const maxBody = sizeFlag('max-body', flags['max-body'])
   const maxRecordBytes = sizeFlag('max-record', flags['max-record'], 1)
   const id = flags.id as string | undefined
+  applyS3ReadFlags(flags)
   const files = await listArchiveFiles(paths)
   let shown = 0
   for (const file of files) {

@@ -2,19 +2,22 @@ import { AtomicFileSink, exportHar, type TextSink } from '../lib/har.js'
 import { exportJsonl } from '../lib/jsonl.js'
 import { sizeFlag, UsageError, type CommandSpec, type ParsedFlags } from './args.js'
 import { out } from './output.js'
+import { applyS3ReadFlags, s3ReadFlags } from './s3-read-flags.js'
 
 export const exportSpec: CommandSpec = {
   name: 'export',
   summary: 'Write archived requests as a HAR 1.2 file or as JSON Lines (the dump --json shape).',
   usage: 'export (--har FILE | --jsonl FILE) [flags] PATH...',
   details: 'FILE "-" is stdout. A file is written as FILE.tmp and renamed when complete, so a failure leaves nothing half-written.\n' +
-    'Entries are streamed one at a time: memory does not grow with the archive. See docs/interchange.md.',
+    'Entries are streamed one at a time: memory does not grow with the archive. See docs/interchange.md.\n' +
+    'PATH may be s3://bucket/prefix: every archive object below it, streamed.',
   minPositionals: 1,
   flags: {
     har: { type: 'string', arg: 'FILE', help: 'write HAR 1.2 (one entry per record)' },
     jsonl: { type: 'string', arg: 'FILE', help: 'write one JSON object per line, as dump --json' },
     id: { type: 'string', arg: 'ID', help: 'only records with this id' },
-    'max-record': { type: 'string', arg: 'BYTES', default: '256MiB', help: 'refuse records larger than this' }
+    'max-record': { type: 'string', arg: 'BYTES', default: '256MiB', help: 'refuse records larger than this' },
+    ...s3ReadFlags
   }
 }
 
@@ -25,6 +28,7 @@ export async function runExport (flags: ParsedFlags, paths: string[]): Promise<n
   const target = (har ?? jsonl) as string
   if (target === '') throw new UsageError(`--${har !== undefined ? 'har' : 'jsonl'} needs a file name (or - for stdout)`)
   const maxRecordBytes = sizeFlag('max-record', flags['max-record'], 1)
+  applyS3ReadFlags(flags)
   const opts = { maxRecordBytes, ...(typeof flags.id === 'string' ? { id: flags.id } : {}) }
   const run = (sink: TextSink): Promise<number> => har !== undefined ? exportHar(paths, sink, opts) : exportJsonl(paths, sink, opts)
 

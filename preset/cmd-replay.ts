@@ -2,6 +2,8 @@ import { durationFlag, intFlag, UsageError, type CommandSpec, type ParsedFlags }
 import type { Pacing, ReplayOptions, ReplaySummary } from '../lib/replay.js'
 import type { OutgoingRequest } from '../lib/replay-request.js'
 import { out } from './output.js'
+import { parseShard } from '../lib/replay-shard.js'
+import { applyS3ReadFlags, s3ReadFlags } from './s3-read-flags.js'
 
 export const replaySpec: CommandSpec = {
   name: 'replay',
@@ -9,7 +11,8 @@ export const replaySpec: CommandSpec = {
   usage: 'replay --target URL [flags] PATH...',
   details: 'Pacing is one of --concurrency (as fast as possible, the default), --rate (open model) or --speed (recorded gaps / X).\n' +
     'Headers are sent as recorded except Host (the target\'s unless --keep-host) and hop-by-hop ones\n' +
-    '(Connection, Transfer-Encoding, Content-Length...), which are recomputed for the stored body.',
+    '(Connection, Transfer-Encoding, Content-Length...), which are recomputed for the stored body.\n' +
+    'PATH may be s3://bucket/prefix (objects are streamed). --shard i/n replays the i-th of n disjoint shares of the files.',
   minPositionals: 1,
   flags: {
     target: { type: 'string', short: 't', arg: 'URL', help: 'http(s)://host:port[/base] to send to (required unless --dry-run)' },
@@ -41,7 +44,9 @@ export const replaySpec: CommandSpec = {
     'max-mismatch': { type: 'string', arg: 'N', default: '0', help: 'exit 1 when more replies than this differ from the recorded status' },
     drain: { type: 'string', arg: 'DURATION', default: '5s', help: 'on Ctrl-C, time to wait for requests in flight' },
     json: { type: 'boolean', default: false, help: 'print the summary as JSON' },
-    'dry-run': { type: 'boolean', default: false, help: 'print what would be sent (method, URL, headers, body size), send nothing' }
+    'dry-run': { type: 'boolean', default: false, help: 'print what would be sent (method, URL, headers, body size), send nothing' },
+    shard: { type: 'string', arg: 'I/N', help: 'replay only the I-th of N disjoint shares of the files (by a hash of the file name); N processes with 1/N..N/N replay each file once' },
+    ...s3ReadFlags
   }
 }
 
@@ -100,8 +105,18 @@ export function replayOptions (flags: ParsedFlags, paths: string[]): ReplayOptio
   if (sample !== undefined && !(sample >= 0 && sample <= 1)) throw new UsageError(`--sample must be a number from 0 to 1, got '${String(flags.sample)}'`)
   const failStatus = String(flags['fail-status']).split(',').map(x => x.trim()).filter(Boolean)
   for (const f of failStatus) if (!/^([1-5]xx|\d{3}|none)$/i.test(f)) throw new UsageError(`--fail-status entries are codes (503), classes (5xx) or none, got '${f}'`)
+  let shard
+  if (flags.shard !== undefined) {
+    try {
+      shard = parseShard(String(flags.shard))
+    } catch (err) {
+      throw new UsageError((err as Error).message)
+    }
+  }
+  applyS3ReadFlags(flags)
   return {
     paths,
+    ...(shard !== undefined ? { shard } : {}),
     target: target ?? 'http://dry-run.invalid/',
     pacing,
     connections: flags.connections === undefined ? undefined : intFlag('connections', flags.connections, 1, 10_000),

@@ -2,16 +2,19 @@ import { ArchiveError, decodeRaw, listArchiveFiles, newSummary, readFileRecords,
 import { isoTimeNs } from '../lib/dump.js'
 import { sizeFlag, type CommandSpec, type ParsedFlags } from './args.js'
 import { out } from './output.js'
+import { applyS3ReadFlags, s3ReadFlags } from './s3-read-flags.js'
 
 export const verifySpec: CommandSpec = {
   name: 'verify',
   summary: 'Check every frame, block, checksum and record of archives; exit 0 only when all are whole.',
   usage: 'verify [flags] PATH...',
-  details: 'Prints one line per file: record count, sizes, time range and the first problem found.',
+  details: 'Prints one line per file: record count, sizes, time range and the first problem found.\n' +
+    'PATH may be s3://bucket/prefix: every archive object below it, streamed.',
   minPositionals: 1,
   flags: {
     json: { type: 'boolean', default: false, help: 'one JSON object per file' },
-    'max-record': { type: 'string', arg: 'BYTES', default: '256MiB', help: 'treat records larger than this as corrupt' }
+    'max-record': { type: 'string', arg: 'BYTES', default: '256MiB', help: 'treat records larger than this as corrupt' },
+    ...s3ReadFlags
   }
 }
 
@@ -58,6 +61,7 @@ export async function verifyFile (file: string, maxRecordBytes: number): Promise
 
 export async function runVerify (flags: ParsedFlags, paths: string[]): Promise<number> {
   const maxRecordBytes = sizeFlag('max-record', flags['max-record'], 1)
+  applyS3ReadFlags(flags)
   const files = await listArchiveFiles(paths)
   let bad = 0
   for (const file of files) {
