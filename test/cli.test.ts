@@ -91,8 +91,10 @@ describe('blackhole help and usage errors', () => {
     assert.match(r.stdout, /^ {6}--id ID {2,}only records with this id$/m)
     assert.match(r.stdout, /^ {6}--max-body BYTES {2,}.*\(default: 4096\)$/m)
     assert.match(r.stdout, /^ {6}--max-record BYTES {2,}.*\(default: 256MiB\)$/m)
+    assert.match(r.stdout, /^ {6}--s3-endpoint URL {2,}for s3:\/\/ paths: .*\[env BLACKHOLE_S3_ENDPOINT\]$/m)
+    assert.match(r.stdout, /^ {6}--s3-force-path-style {2,}for s3:\/\/ paths: .*\[env BLACKHOLE_S3_FORCE_PATH_STYLE\]$/m)
     assert.match(r.stdout, /^ {2}-h, --help {2,}show this help$/m)
-    assert.equal(lines(r.stdout.slice(r.stdout.indexOf('Flags:'))).length, 7)
+    assert.equal(lines(r.stdout.slice(r.stdout.indexOf('Flags:'))).length, 9)
   })
 
   test('verify --help lists every flag with its default', async () => {
@@ -101,8 +103,9 @@ describe('blackhole help and usage errors', () => {
     assert.match(r.stdout, /^Usage: blackhole verify \[flags\] PATH\.\.\./)
     assert.match(r.stdout, /^ {6}--json {2,}one JSON object per file \(default: false\)$/m)
     assert.match(r.stdout, /^ {6}--max-record BYTES {2,}.*\(default: 256MiB\)$/m)
+    assert.match(r.stdout, /^ {6}--s3-endpoint URL {2,}for s3:\/\/ paths: /m)
     assert.match(r.stdout, /^ {2}-h, --help {2,}show this help$/m)
-    assert.equal(lines(r.stdout.slice(r.stdout.indexOf('Flags:'))).length, 4)
+    assert.equal(lines(r.stdout.slice(r.stdout.indexOf('Flags:'))).length, 6)
   })
 
   test('no command: usage, exit 2', async () => {
