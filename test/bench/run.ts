@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark in turn, each writing its own section of docs/benchmarks.md.
-// Arguments after `--` are passed to every benchmark (for example `-- --rounds 3`).
+// Arguments after `--` are passed to every benchmark (for example `-- --rounds 3`; --rounds is the
+// one flag they all accept).
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
@@ -11,7 +12,12 @@ const runs: Array<{ name: string, cmd: string, args: string[] }> = [
   // These pin their own server and client processes.
   { name: 'sink', cmd: process.execPath, args: [here('./sink.js'), '--write-docs'] },
   { name: 'plugin', cmd: process.execPath, args: [here('./plugin.js'), '--write-docs'] },
-  { name: 'replay', cmd: process.execPath, args: [here('./replay.js'), '--write-docs'] }
+  { name: 'replay', cmd: process.execPath, args: [here('./replay.js'), '--write-docs'] },
+  // Request-thread cost at a fixed rate: the server unpinned, then pinned to CPU 0 (autocannon on CPU 1).
+  { name: 'cpu', cmd: process.execPath, args: [here('./cpu.js'), '--write-docs'] },
+  { name: 'cpu --pin', cmd: process.execPath, args: [here('./cpu.js'), '--pin', '--write-docs'] },
+  // Records 2 million requests, then times verify and dump --json over them (pinned to CPU 0).
+  { name: 'read', cmd: process.execPath, args: [here('./read.js'), '--write-docs'] }
 ]
 
 let failed = 0

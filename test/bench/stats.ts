@@ -2,7 +2,7 @@
 // number formatting, markdown tables, the machine description and the docs section update.
 // Benchmarks are not tests: they are compiled with test/ but never run by `npm test`.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { readFileSync, writeFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { readFileSync, readdirSync, writeFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
@@ -412,7 +412,7 @@ const QUIET_MAX_WAIT_MS = 120_000
  * measurement does not start while something else (a build, a test run) holds the cores.
  * Returns a warning when it gave up waiting.
  */
-export async function waitQuiet (cpus: readonly string[]): Promise<string | null> {
+export async function waitQuiet (cpus: readonly string[], maxWaitMs = QUIET_MAX_WAIT_MS): Promise<string | null> {
   const t0 = Date.now()
   for (;;) {
     const a = coreTimes()
@@ -420,8 +420,8 @@ export async function waitQuiet (cpus: readonly string[]): Promise<string | null
     const b = coreTimes()
     const busy = cpus.map(c => coreBusy(a, b, c))
     if (busy.every(x => x < QUIET_BUSY)) return null
-    if (Date.now() - t0 > QUIET_MAX_WAIT_MS) {
-      return `CPUs not quiet before the run (${cpus.map((c, i) => `CPU ${c} ${pct(busy[i])}`).join(', ')} busy after ${QUIET_MAX_WAIT_MS / 1000} s of waiting)`
+    if (Date.now() - t0 >= maxWaitMs) {
+      return `CPUs not quiet before the run (${cpus.map((c, i) => `CPU ${c} ${pct(busy[i])}`).join(', ')} busy after ${Math.round(maxWaitMs / 1000)} s of waiting)`
     }
   }
 }
@@ -611,4 +611,217 @@ export function parseWrkBenchCli (argv: string[], script: string, opts: { minRou
     writeDocs: values['write-docs'] === true,
     extra: Object.fromEntries(Object.keys(extra).map(n => [n, int(n, 0)]))
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-thread CPU times (cpu.ts), the wrk bodies for other load generators, docs parts.
+
+/** Clock ticks per second of the /proc CPU times (`getconf CLK_TCK`, usually 100: 10 ms steps). */
+export function clockTicks (): number {
+  return clkTck
+}
+
+/** utime + stime, in clock ticks, of a /proc/.../stat line. */
+function statTicks (stat: string): number {
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // f[0] is field 3 (state)
+  return Number(f[11]) + Number(f[12])
+}
+
+/** User + system CPU of a process in clock ticks, every thread including the ones that exited. */
+export function processTicks (pid: number): number {
+  return statTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+}
+
+export interface ThreadTime {
+  tid: number
+  comm: string
+  /** utime + stime, clock ticks. */
+  ticks: number
+  /** Time on a CPU in nanoseconds (/proc/PID/task/TID/schedstat, first field), NaN when missing. */
+  ns: number
+}
+
+/** Where a thread sleeps (/proc/PID/task/TID/wchan, e.g. `do_epoll_wait`, `futex_do_wait`), '' when running or gone. */
+export function threadWchan (pid: number, tid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'utf8').trim().replace(/^0$/, '')
+  } catch {
+    return ''
+  }
+}
+
+/**
+ * CPU time (utime + stime, clock ticks, and nanoseconds from schedstat) and name of every live
+ * thread of a process, from /proc/PID/task/TID/stat, .../schedstat and .../comm. Threads that exit between the listing and the read are skipped.
+ */
+export function threadTimes (pid: number): Map<number, ThreadTime> {
+  const m = new Map<number, ThreadTime>()
+  for (const name of readdirSync(`/proc/${pid}/task`)) {
+    const tid = Number(name)
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${name}/stat`, 'utf8')
+      let comm: string
+      try {
+        comm = readFileSync(`/proc/${pid}/task/${name}/comm`, 'utf8').replace(/\n$/, '')
+      } catch {
+        comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      }
+      let ns = NaN
+      try {
+        ns = Number(readFileSync(`/proc/${pid}/task/${name}/schedstat`, 'utf8').split(' ')[0])
+      } catch {
+        // No schedstat (kernel without CONFIG_SCHED_INFO): ticks only.
+      }
+      m.set(tid, { tid, comm, ticks: statTicks(stat), ns })
+    } catch {
+      // The thread exited meanwhile: its time is in the process total only.
+    }
+  }
+  return m
+}
+
+/**
+ * The 100 request bodies of test/bench/post.lua (the sink benchmark's wrk script), byte for byte:
+ * order-like JSON documents of `size` bytes from the same Park-Miller generator and seed, so a
+ * load generator other than wrk can send the same traffic (e.g. autocannon with a HAR file).
+ */
+export function postLuaBodies (count = 100, size = 2048): string[] {
+  let seed = 20240611
+  const rnd = (): number => {
+    seed = (seed * 16807) % 2147483647
+    return seed / 2147483647
+  }
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)]
+  const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1))
+  const hex = (n: number): string => {
+    let s = ''
+    for (let i = 0; i < n; i++) s += Math.floor(rnd() * 16).toString(16)
+    return s
+  }
+  const pad = (v: number, w: number): string => String(v).padStart(w, '0')
+  const FIRST = ['Anna', 'Ben', 'Chloe', 'David', 'Elena', 'Farid', 'Grace', 'Hiro', 'Ines', 'Jonas', 'Kemal', 'Lena', 'Marco', 'Nadia', 'Oskar', 'Priya']
+  const LAST = ['Andersson', 'Becker', 'Costa', 'Dubois', 'Evans', 'Fischer', 'Garcia', 'Horvat', 'Ivanova', 'Jensen', 'Kowalski', 'Lambert', 'Moreau', 'Novak']
+  const PRODUCTS = ['Merino Wool Sweater', 'Trail Running Shoe', 'Waterproof Shell Jacket', 'Organic Cotton T-Shirt', 'Insulated Water Bottle', 'Leather Card Holder', 'Wireless Earbuds', 'Mechanical Keyboard', 'Canvas Backpack 24L', 'USB-C Charging Hub']
+  const COLORS = ['BLK', 'WHT', 'NVY', 'GRN', 'RED', 'GRY']
+  const SIZES = ['XS', 'S', 'M', 'L', 'XL', 'OS']
+  const CITIES = [['Berlin', 'DE', '10115'], ['Lyon', 'FR', '69002'], ['Milano', 'IT', '20121'], ['Austin', 'US', '78701'], ['Leeds', 'GB', 'LS1 4AP'], ['Porto', 'PT', '4050-262']]
+  const STREETS = ['Hauptstrasse', 'Rue de la Republique', 'Via Torino', 'Congress Ave', 'Briggate', 'Rua das Flores']
+  const WORDS = ['please', 'leave', 'parcel', 'with', 'neighbour', 'gift', 'wrap', 'no', 'invoice', 'in', 'box', 'deliver', 'after', '6pm', 'call', 'on', 'arrival', 'fragile', 'thanks', 'door', 'code']
+  const CHANNELS = ['web', 'ios', 'android', 'pos']
+  const makeBody = (): string => {
+    // Every draw in the order Lua evaluates post.lua's string.format arguments (left to right).
+    const first = pick(FIRST)
+    const last = pick(LAST)
+    const city = pick(CITIES)
+    const orderId = pad(int(0, 999999999), 9)
+    const channel = pick(CHANNELS)
+    const date = `2024-${pad(int(1, 12), 2)}-${pad(int(1, 28), 2)}T${pad(int(0, 23), 2)}:${pad(int(0, 59), 2)}:${pad(int(0, 59), 2)}.000Z`
+    const customerId = int(100000, 999999)
+    const emailNo = int(0, 99)
+    const optIn = rnd() < 0.4 ? 'true' : 'false'
+    const method = pick(['standard', 'express', 'pickup'])
+    const street = pick(STREETS)
+    const houseNo = int(1, 180)
+    const trace = hex(32)
+    const head = `{"orderId":"ord-${orderId}","channel":"${channel}","createdAt":"${date}",` +
+      `"customer":{"id":${customerId},"name":"${first} ${last}","email":"${first.toLowerCase()}.${last.toLowerCase()}${emailNo}@example.com","marketingOptIn":${optIn}},` +
+      `"shipping":{"method":"${method}","address":{"line1":"${street} ${houseNo}","city":"${city[0]}","postalCode":"${city[2]}","country":"${city[1]}"}},` +
+      `"trace":"${trace}","items":[`
+    const items: string[] = []
+    let len = head.length
+    for (;;) {
+      const sku = `SKU-${int(10000, 99999)}-${pick(COLORS)}-${pick(SIZES)}`
+      const productId = int(1000, 9999)
+      const product = pick(PRODUCTS)
+      const quantity = int(1, 4)
+      const price = `${int(5, 299)}.${pad(int(0, 99), 2)}`
+      const inStock = rnd() < 0.9 ? 'true' : 'false'
+      const item = `{"sku":"${sku}","productId":${productId},"name":"${product}","quantity":${quantity},"unitPrice":${price},"inStock":${inStock}}`
+      if (len + item.length + 1 + 40 > size) break
+      items.push(item)
+      len += item.length + 1
+    }
+    let doc = head + items.join(',') + '],"notes":"'
+    const tail = '"}'
+    const room = size - doc.length - tail.length
+    let notes = pick(WORDS)
+    while (notes.length < room) notes += ' ' + pick(WORDS)
+    doc += notes.slice(0, room) + tail
+    if (doc.length !== size) throw new Error(`body is ${doc.length} bytes, wanted ${size}`)
+    return doc
+  }
+  const bodies: string[] = []
+  for (let i = 0; i < count; i++) bodies.push(makeBody())
+  return bodies
+}
+
+/**
+ * Writes a HAR file for `autocannon --har FILE URL`: one POST to `url` per body, with the headers
+ * post.lua sends (Content-Type and Accept application/json, a User-Agent). autocannon sends the
+ * entries in turn on every connection.
+ */
+export function writeBodiesHar (file: string, url: string, bodies: readonly string[], userAgent: string): void {
+  const headers = [
+    { name: 'Content-Type', value: 'application/json' },
+    { name: 'Accept', value: 'application/json' },
+    { name: 'User-Agent', value: userAgent }
+  ]
+  const entries = bodies.map(text => ({ request: { method: 'POST', url, headers, postData: { mimeType: 'application/json', text } } }))
+  writeFileSync(file, JSON.stringify({ log: { version: '1.2', creator: { name: 'fastify-blackhole bench', version: '1' }, entries } }))
+}
+
+/** One line of `uptime` (load averages), or the load averages alone. */
+export function uptimeLine (): string {
+  try {
+    return execFileSync('uptime', { encoding: 'utf8' }).trim().replace(/\s+/g, ' ')
+  } catch {
+    return `load average ${os.loadavg().map(x => x.toFixed(2)).join(', ')}`
+  }
+}
+
+/**
+ * Replaces the part `<!-- part:start -->`...`<!-- part:end -->` inside the section `section` of a
+ * markdown file, keeping the section's other parts: `head` is the text before the parts, `parts`
+ * their names in order. Parts that this run did not measure keep their text (or a placeholder).
+ */
+export function replaceDocPart (file: string, section: string, head: string, parts: readonly string[], part: string, body: string, intro = '# Benchmarks\n'): void {
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : ''
+  const find = (text: string, name: string): string | null => {
+    const s = `<!-- ${name}:start -->`
+    const e = `<!-- ${name}:end -->`
+    const i = text.indexOf(s)
+    const j = text.indexOf(e)
+    return i !== -1 && j > i ? text.slice(i, j + e.length) : null
+  }
+  const blockOf = (name: string, text: string): string => `<!-- ${name}:start -->\n${text.trimEnd()}\n<!-- ${name}:end -->`
+  const sectionText = find(current, section) ?? ''
+  const blocks = parts.map(p => p === part ? blockOf(p, body) : find(sectionText, p) ?? blockOf(p, '_Not measured yet._'))
+  replaceDocSection(file, section, [head.trimEnd(), ...blocks].join('\n\n'), intro)
+}
+
+export interface ArchiveTotals { records: number, files: number, fileBytes: number, streamBytes: number, ok: boolean, problems: string[] }
+
+/**
+ * `node CLI verify --json DIR...`: records, files, bytes on disk and decompressed record-stream
+ * bytes, summed over the files; `ok` only when verify exits 0 and every file is whole.
+ */
+export async function verifyArchiveJson (cli: string, dir: string, timeoutMs = 600_000): Promise<ArchiveTotals> {
+  const p = start(process.execPath, [cli, 'verify', '--json', dir])
+  const exit = await waitExit(p, timeoutMs) ?? (await stop(p)).exit
+  const t: ArchiveTotals = { records: 0, files: 0, fileBytes: 0, streamBytes: 0, ok: exit.code === 0, problems: [] }
+  for (const line of p.output().split('\n')) {
+    if (!line.startsWith('{')) {
+      if (line.trim() !== '') t.problems.push(line.trim())
+      continue
+    }
+    const r = JSON.parse(line) as { ok: boolean, records: number, fileBytes: number, streamBytes: number, problems: string[] }
+    t.files++
+    t.records += r.records
+    t.fileBytes += r.fileBytes
+    t.streamBytes += r.streamBytes
+    if (!r.ok) t.ok = false
+    t.problems.push(...r.problems)
+  }
+  if (t.files === 0) t.ok = false
+  return t
 }

@@ -1,0 +1,370 @@
+// Read side (issue 8, goal 5): `blackhole verify` and `blackhole dump --json` over a recorded
+// archive, against the rate at which the sink recorded it.
+//
+// Unless --archive DIR is given, the archive is recorded first, the way the sink benchmark's C
+// server records: `blackhole serve --out DIR` pinned to CPU 0, wrk pinned to CPU 1 with 64
+// connections POSTing post.lua's 2,048 B JSON documents, a discarded warm-up, then wrk until the
+// sink has answered --requests requests (polled on /_blackhole/stats; wrk gets SIGINT). The
+// recording rate is that run's requests / s. With --archive, a separate --record-seconds run of the
+// same sink into a temp dir measures the recording rate (its archive is discarded).
+//
+// Then one unmeasured `verify --json` (counts records and bytes, warms the page cache) and
+// --rounds rounds, alternating the order, of
+//   taskset -c 0 node CLI verify DIR                   (stdout collected: one line per file)
+//   taskset -c 0 node CLI dump --json DIR > /dev/null
+// timed from spawn to exit (Node's start-up, ~0.05 s, included). records/s = records / s;
+// MB/s = 10^6 bytes per second of the decompressed record stream and of the files on disk.
+// Goal: both ≥ 3 × the recording rate in records/s.
+//
+// Usage (after `npm run build`):
+//   node dist/test/bench/read.js [--requests 2000000] [--archive DIR] [--rounds 3] [--warmup 3]
+//                                [--record-seconds 10] [--dir DIR] [--keep] [--quiet-wait 120]
+//                                [--cli PATH] [--write-docs]
+//   --dir DIR     record into DIR (must not exist or be empty) instead of a temp dir; --keep keeps it
+//   --write-docs  rewrite the read-bench section of docs/benchmarks.md (SINK_BENCH_DOCS=FILE writes elsewhere)
+// Linux only (taskset, /proc), at least 2 CPUs, wrk on PATH.
+import { openSync, closeSync, existsSync, mkdirSync, readdirSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import {
+  codeVersion, formatBytes, formatInt, format3, freePort, httpGet, installCleanup, machineInfo, machineLines, makeTempDir, markdownTable,
+  median, removeTempDir, replaceDocSection, runWrk, sleep, start, stop, STOP_TIMEOUT_MS, summarize, summaryCells, uptimeLine,
+  verifyArchiveJson, waitQuiet, waitReady, wrkArgs, wrkBenchPreflight, type ArchiveTotals, type WrkResult
+} from './stats.js'
+
+const HERE = path.dirname(fileURLToPath(import.meta.url)) // <outDir>/test/bench
+const OUT_ROOT = path.resolve(HERE, '../..')
+const REPO = path.resolve(OUT_ROOT, '..')
+const OUT_NAME = path.relative(REPO, OUT_ROOT)
+const POST_LUA = path.join(REPO, 'test/bench/post.lua')
+/** SINK_BENCH_DOCS redirects --write-docs to another file (to try the harness without touching the docs). */
+const DOCS = process.env.SINK_BENCH_DOCS ?? path.join(REPO, 'docs/benchmarks.md')
+
+const SERVER_CPU = '0'
+const WRK_CPU = '1'
+const READ_CPU = '0'
+const CONNECTIONS = 64
+const URL_PATH = '/ingest'
+const MAX_RECORD_SECONDS = 1800
+const READ_TIMEOUT_MS = 1_800_000
+const GOAL = 3
+
+interface Args {
+  requests: number
+  archive: string | null
+  rounds: number
+  warmup: number
+  recordSeconds: number
+  dir: string | null
+  keep: boolean
+  quietWait: number
+  cli: string
+  writeDocs: boolean
+}
+
+function parseCli (argv: string[]): Args {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      requests: { type: 'string', default: '2000000' },
+      archive: { type: 'string' },
+      rounds: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '3' },
+      'record-seconds': { type: 'string', default: '10' },
+      dir: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      'quiet-wait': { type: 'string', default: '120' },
+      cli: { type: 'string', default: path.join(OUT_ROOT, 'preset/cli.js') },
+      'write-docs': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false }
+    }
+  })
+  if (values.help === true) {
+    process.stdout.write('Usage: node dist/test/bench/read.js [--requests 2000000] [--archive DIR] [--rounds 3] [--warmup 3] [--record-seconds 10] [--dir DIR] [--keep] [--quiet-wait 120] [--cli PATH] [--write-docs]\n')
+    process.exit(0)
+  }
+  const int = (name: string, min: number): number => {
+    const v = String(values[name as keyof typeof values])
+    const n = Number(v)
+    if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'`)
+    return n
+  }
+  return {
+    requests: int('requests', 1000),
+    archive: values.archive === undefined ? null : path.resolve(values.archive),
+    rounds: int('rounds', 1),
+    warmup: int('warmup', 0),
+    recordSeconds: int('record-seconds', 0),
+    dir: values.dir === undefined ? null : path.resolve(values.dir),
+    keep: values.keep === true,
+    quietWait: int('quiet-wait', 0),
+    cli: path.resolve(String(values.cli)),
+    writeDocs: values['write-docs'] === true
+  }
+}
+
+function commandText (a: Args): string {
+  let s = 'node dist/test/bench/read.js'
+  if (a.archive !== null) s += ' --archive DIR'
+  else if (a.requests !== 2_000_000) s += ` --requests ${a.requests}`
+  if (a.rounds !== 3) s += ` --rounds ${a.rounds}`
+  if (a.warmup !== 3) s += ` --warmup ${a.warmup}`
+  if (a.archive !== null && a.recordSeconds !== 10) s += ` --record-seconds ${a.recordSeconds}`
+  return s + ' --write-docs'
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recording
+
+interface Recording {
+  warm: WrkResult | null
+  main: WrkResult
+  /** Requests the sink answered (its counter, probe and warm-up included). */
+  answered: number
+  /** main.requests / main.seconds: the recording rate. */
+  rate: number
+  stopMs: number
+  warnings: string[]
+}
+
+async function sinkRequests (port: number): Promise<number | null> {
+  try {
+    const r = await httpGet(port, '/_blackhole/stats')
+    return r.status === 200 ? (JSON.parse(r.body) as { sink?: { requests?: number } }).sink?.requests ?? null : null
+  } catch {
+    return null
+  }
+}
+
+/** Records into `dir` until the sink answered `target` requests, or for `seconds` when target is 0. */
+async function record (a: Args, dir: string, target: number, seconds: number): Promise<Recording> {
+  const warnings: string[] = []
+  if (a.quietWait > 0) {
+    const noisy = await waitQuiet([SERVER_CPU, WRK_CPU], a.quietWait * 1000)
+    if (noisy !== null) warnings.push(noisy)
+  }
+  const port = await freePort()
+  const server = start('taskset', ['-c', SERVER_CPU, process.execPath, a.cli, 'serve', '--host', '127.0.0.1', '--port', String(port),
+    '--log-level', 'warn', '--stats-interval', '0', '--out', dir])
+  let warm: WrkResult | null = null
+  let main: WrkResult
+  let answered = 0
+  let stopped: Awaited<ReturnType<typeof stop>>
+  try {
+    await waitReady(server, port, '/bench-ready', 30_000)
+    const url = `http://127.0.0.1:${port}${URL_PATH}`
+    if (a.warmup > 0) warm = await runWrk(wrkArgs({ cpu: WRK_CPU, connections: CONNECTIONS, seconds: a.warmup, script: POST_LUA, url }))
+    // Long enough for the target at 5,000 req/s, bounded; the poller interrupts wrk at the target.
+    const duration = target > 0 ? Math.min(MAX_RECORD_SECONDS, Math.ceil(target / 5000) + 10) : seconds
+    if (target > 0) process.stderr.write(`recording: wrk -d${duration}s, stopped at ${formatInt(target)} requests\n`)
+    const t0 = performance.now()
+    let lastProgress = 0
+    main = await runWrk(wrkArgs({ cpu: WRK_CPU, connections: CONNECTIONS, seconds: duration, script: POST_LUA, url }), target === 0
+      ? undefined
+      : async (interrupt, finished) => {
+        for (;;) {
+          await sleep(250)
+          if (finished()) return
+          if (server.done()) { interrupt(); return }
+          const n = await sinkRequests(port)
+          const el = performance.now() - t0
+          if (el - lastProgress >= 30_000) {
+            lastProgress = el
+            process.stderr.write(`  ${(el / 1000).toFixed(0)} s: ${n === null ? 'n/a' : formatInt(n)} requests\n`)
+          }
+          if (n !== null && n >= target) { interrupt(); return }
+        }
+      })
+    answered = await sinkRequests(port) ?? 1 + (warm?.requests ?? 0) + main.requests
+  } finally {
+    stopped = await stop(server)
+  }
+  if (main.errors.connect + main.errors.read + main.errors.write + main.errors.timeout > 0) warnings.push(`wrk socket errors: ${JSON.stringify(main.errors)}`)
+  if (stopped.killed) warnings.push(`did not exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM: killed`)
+  else if (stopped.exit.code !== 0) warnings.push(`exit ${stopped.exit.signal ?? stopped.exit.code} after SIGTERM`)
+  if (target > 0 && answered < target) warnings.push(`only ${formatInt(answered)} of ${formatInt(target)} requests within ${MAX_RECORD_SECONDS} s`)
+  return { warm, main, answered, rate: main.requests / main.seconds, stopMs: stopped.ms, warnings }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+type Reader = 'verify' | 'dump'
+const READERS: readonly Reader[] = ['verify', 'dump']
+
+function readerArgs (r: Reader, cli: string, dir: string): string[] {
+  return r === 'verify' ? [cli, 'verify', dir] : [cli, 'dump', '--json', dir]
+}
+
+function readerText (r: Reader): string {
+  return r === 'verify' ? `taskset -c ${READ_CPU} node dist/preset/cli.js verify DIR` : `taskset -c ${READ_CPU} node dist/preset/cli.js dump --json DIR > /dev/null`
+}
+
+/** Runs one reader pinned to READ_CPU; stdout to /dev/null for dump. Returns its wall seconds. */
+async function timeReader (r: Reader, cli: string, dir: string): Promise<{ seconds: number, records: number | null }> {
+  const devnull = openSync('/dev/null', 'w')
+  try {
+    const t0 = performance.now()
+    const child = spawn('taskset', ['-c', READ_CPU, process.execPath, ...readerArgs(r, cli, dir)], { stdio: ['ignore', r === 'dump' ? devnull : 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout?.setEncoding('utf8').on('data', (s: string) => { out += s })
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => { err = (err + s).slice(-4000) })
+    const timer = setTimeout(() => { if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL') }, READ_TIMEOUT_MS)
+    const exit = await new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.once('close', (code, signal) => resolve({ code, signal })))
+    const seconds = (performance.now() - t0) / 1000
+    clearTimeout(timer)
+    if (exit.code !== 0) throw new Error(`${r} exited with ${exit.signal ?? exit.code}:\n${err}${out.slice(-2000)}`)
+    let records: number | null = null
+    if (r === 'verify') {
+      records = 0
+      for (const m of out.matchAll(/ records=(\d+)/g)) records += Number(m[1])
+    }
+    return { seconds, records }
+  } finally {
+    closeSync(devnull)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main (): Promise<void> {
+  const a = parseCli(process.argv.slice(2))
+  wrkBenchPreflight([a.cli, POST_LUA])
+  installCleanup('read bench')
+  const machine = machineInfo()
+  const code = codeVersion(REPO)
+  const uptimeStart = uptimeLine()
+  const loadStart = os.loadavg()[0]
+  const t0 = Date.now()
+  const warnings: string[] = []
+
+  // The archive, and the recording rate.
+  let dir: string
+  let tempRoot: string | null = null
+  let rec: Recording | null = null
+  let rateRun: Recording | null = null
+  try {
+    if (a.archive !== null) {
+      dir = a.archive
+      if (!existsSync(dir)) throw new Error(`--archive ${dir}: no such directory`)
+      if (a.recordSeconds > 0) {
+        const tmp = makeTempDir('fbh-read-bench-rate-')
+        try {
+          process.stderr.write(`measuring the recording rate: ${a.recordSeconds} s\n`)
+          rateRun = await record(a, path.join(tmp, 'archive'), 0, a.recordSeconds)
+        } finally {
+          removeTempDir(tmp)
+        }
+      }
+    } else {
+      if (a.dir !== null) {
+        if (existsSync(a.dir) && readdirSync(a.dir).length > 0) throw new Error(`--dir ${a.dir} is not empty`)
+        mkdirSync(a.dir, { recursive: true })
+        dir = a.dir
+      } else {
+        tempRoot = makeTempDir('fbh-read-bench-')
+        dir = path.join(tempRoot, 'archive')
+      }
+      process.stderr.write(`recording ${formatInt(a.requests)} requests into ${dir}\n`)
+      rec = await record(a, dir, a.requests, 0)
+      rateRun = rec
+      process.stderr.write(`recorded: ${formatInt(rec.answered)} requests answered, ${formatInt(rec.rate)} req/s\n`)
+    }
+    warnings.push(...(rateRun?.warnings ?? []))
+
+    // Counts, and the page cache warmed.
+    const totals: ArchiveTotals = await verifyArchiveJson(a.cli, dir, READ_TIMEOUT_MS)
+    if (!totals.ok) throw new Error(`verify failed on ${dir}: ${totals.problems.slice(0, 3).join('; ')}`)
+    if (rec !== null && totals.records < rec.answered) warnings.push(`archive holds ${formatInt(totals.records)} records, fewer than the ${formatInt(rec.answered)} requests answered`)
+    process.stderr.write(`archive: ${formatInt(totals.records)} records, ${totals.files} file(s), ${formatBytes(totals.fileBytes)} on disk, ${formatBytes(totals.streamBytes)} record stream\n`)
+
+    const times: Record<Reader, number[]> = { verify: [], dump: [] }
+    for (let r = 0; r < a.rounds; r++) {
+      const order = r % 2 === 0 ? READERS : [...READERS].reverse()
+      for (const reader of order) {
+        const t = await timeReader(reader, a.cli, dir)
+        if (t.records !== null && t.records !== totals.records) warnings.push(`round ${r + 1}: verify counted ${t.records} records, not ${totals.records}`)
+        times[reader].push(t.seconds)
+        process.stderr.write(`round ${r + 1} ${reader}: ${t.seconds.toFixed(2)} s, ${formatInt(totals.records / t.seconds)} records/s, ${(totals.streamBytes / 1e6 / t.seconds).toFixed(1)} MB/s stream\n`)
+      }
+    }
+
+    // Report
+    const recRate = rateRun?.rate ?? NaN
+    const rows = READERS.map(reader => {
+      const ts = times[reader]
+      const rps = summarize(ts.map(t => totals.records / t))
+      const ratio = rps.median / recRate
+      return {
+        reader,
+        ratio,
+        cells: [
+          `\`${reader === 'verify' ? 'verify' : 'dump --json'}\``,
+          format3(median(ts)),
+          ...summaryCells(rps, formatInt),
+          ...summaryCells(summarize(ts.map(t => totals.streamBytes / 1e6 / t)), format3),
+          format3(median(ts.map(t => totals.fileBytes / 1e6 / t))),
+          Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a',
+          Number.isFinite(ratio) ? (ratio >= GOAL ? 'yes' : '**no**') : 'n/a'
+        ]
+      }
+    })
+    const table = markdownTable(['Reader', 's (median)', 'records/s (median)', 'records/s (min–max)', 'MB/s record stream (median)', 'MB/s stream (min–max)', 'MB/s on disk (median)', '× recording rate', `≥ ${GOAL}×`],
+      rows.map(r => r.cells), ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])
+    const uptimeEnd = uptimeLine()
+    const loadEnd = os.loadavg()[0]
+    const elapsed = (Date.now() - t0) / 1000
+    const met = rows.every(r => r.ratio >= GOAL)
+    const recLine = rateRun === null
+      ? '- Recording rate: not measured (`--record-seconds 0`): no ratio'
+      : `- Recording rate: **${formatInt(recRate)} records/s** — ${rec !== null ? 'the run that recorded this archive' : `a separate ${a.recordSeconds} s recording run (archive discarded)`}: \`taskset -c ${SERVER_CPU} node dist/preset/cli.js serve --host 127.0.0.1 --port PORT --log-level warn --stats-interval 0 --out DIR\`, loaded by \`taskset -c ${WRK_CPU} wrk -t1 -c${CONNECTIONS} -d${rec !== null ? 'N' : a.recordSeconds}s --latency -s test/bench/post.lua http://127.0.0.1:PORT${URL_PATH}\` after a ${a.warmup} s warm-up${rec !== null ? ', stopped (SIGINT) once `/_blackhole/stats` counted the target' : ''}; ${formatInt(rateRun.main.requests)} requests in ${rateRun.main.seconds.toFixed(1)} s, p99 ${format3(rateRun.main.p99Ms)} ms`
+    const body = [
+      '### Read side (`test/bench/read.ts`)',
+      '',
+      '`blackhole verify` and `blackhole dump --json` over a recorded archive, against the rate at which',
+      'the sink recorded it (issue 8, goal 5: at least 3× in records/s).',
+      '',
+      'Command:',
+      '',
+      '```sh',
+      'npm run build',
+      commandText(a),
+      '```',
+      '',
+      OUT_NAME === 'dist' ? 'This run: the command above.' : `This run was built into \`${OUT_NAME}/\` instead (\`npx tsc -p tsconfig.json --outDir ${OUT_NAME}\`); the commands here say \`dist/\`, the normal build.`,
+      '',
+      ...machineLines(machine),
+      `- Code: ${code}`,
+      `- Load average (1 min): ${loadStart.toFixed(2)} at the start, ${loadEnd.toFixed(2)} at the end (\`uptime\`: "${uptimeStart}" / "${uptimeEnd}"); whole run ${elapsed.toFixed(0)} s`,
+      `- Archive: ${rec !== null ? `recorded in this run (${formatInt(rec.answered)} requests answered: readiness probe, warm-up and the run)` : 'given with `--archive`'}; ${formatInt(totals.records)} records in ${totals.files} file(s), ${formatBytes(totals.fileBytes)} on disk, ${formatBytes(totals.streamBytes)} of decompressed record stream (ratio ${(totals.streamBytes / Math.max(1, totals.fileBytes)).toFixed(2)}), ${formatInt(totals.streamBytes / Math.max(1, totals.records))} B per record with its length prefix`,
+      recLine,
+      `- Readers: \`${readerText('verify')}\` and \`${readerText('dump')}\`, timed from spawn to exit (Node's start-up included); one unmeasured \`verify --json\` first (counts, page cache warm: the files are read from memory), then ${a.rounds} rounds alternating the order; median and min–max over rounds`,
+      '- MB = 10^6 bytes: "record stream" is the decompressed stream of length-prefixed records (what the readers decode), "on disk" the archive files as stored',
+      `- Goal: both readers ≥ ${GOAL}× the recording rate in records/s: **${rateRun === null ? 'not measured' : met ? 'met' : 'not met'}**`,
+      '',
+      table,
+      ...warnings.map(w => `- note: ${w}`)
+    ].join('\n')
+    process.stdout.write(`\n${table}\n${recLine}\n`)
+    for (const w of warnings) process.stdout.write(`- note: ${w}\n`)
+    if (a.writeDocs) {
+      replaceDocSection(DOCS, 'read-bench', body, '# Benchmarks\n')
+      process.stderr.write(`updated ${DOCS}\n`)
+    }
+  } finally {
+    if (tempRoot !== null) removeTempDir(tempRoot)
+    else if (a.dir !== null && a.archive === null && !a.keep) removeTempDir(a.dir)
+  }
+}
+
+try {
+  await main()
+} catch (err) {
+  process.stderr.write(`read bench: ${(err as Error).stack ?? String(err)}\n`)
+  process.exitCode = 1
+}
