@@ -86,7 +86,7 @@ function bool (name: string, v: unknown, dflt: boolean): boolean {
 
 const kebab = (s: string): string => s.replace(/[A-Z]/g, c => '-' + c.toLowerCase())
 
-const UPLOAD_FLAGS: Record<string, string> = { url: '--out', endpoint: '--s3-endpoint', forcePathStyle: '--s3-force-path-style', hostId: '--s3-host-id', closeTimeoutMs: '--upload-grace' }
+const UPLOAD_FLAGS: Record<string, string> = { url: '--out', endpoint: '--s3-endpoint', forcePathStyle: '--s3-force-path-style', hostId: '--s3-host-id', closeTimeoutMs: '--upload-grace-ms' }
 
 function uploadOptions (opts: PresetOptions, retainBytes: number): S3UploadOptions | null {
   const out = opts.out ?? './archive'
@@ -104,7 +104,7 @@ function uploadOptions (opts: PresetOptions, retainBytes: number): S3UploadOptio
     ...(opts.s3Endpoint !== undefined ? { endpoint: opts.s3Endpoint } : {}),
     ...(opts.s3ForcePathStyle !== undefined ? { forcePathStyle: bool('s3-force-path-style', opts.s3ForcePathStyle, false) } : {}),
     ...(opts.s3HostId !== undefined ? { hostId: opts.s3HostId } : {}),
-    ...(opts.uploadGraceMs !== undefined ? { closeTimeoutMs: durationFlag('upload-grace', opts.uploadGraceMs) } : {})
+    ...(opts.uploadGraceMs !== undefined ? { closeTimeoutMs: durationFlag('upload-grace-ms', opts.uploadGraceMs) } : {})
   }
   try {
     validateUploadOptions(u, k => UPLOAD_FLAGS[k] ?? k)
