@@ -1,7 +1,7 @@
 // Standalone start of the preset sink: Fastify with the preset app, graceful shutdown with
 // close-with-grace (every archive sealed, exit 0), and N workers with node:cluster.
 import cluster from 'node:cluster'
-import { readFileSync } from 'node:fs'
+import { accessSync, constants as fsConstants, mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import closeWithGrace from 'close-with-grace'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
@@ -29,6 +29,16 @@ export interface ServeOptions {
   /** An idle keep-alive connection is closed after this. Default 72 s. */
   keepAliveTimeoutMs?: number
   preset: PresetOptions
+}
+
+/** The archive directory exists (or is created, mode 0700) and can be written: else one line, exit 2. */
+function checkArchiveDir (out: string): void {
+  try {
+    mkdirSync(out, { recursive: true, mode: 0o700 })
+    accessSync(out, fsConstants.W_OK | fsConstants.X_OK)
+  } catch (err) {
+    throw new UsageError(`--out: cannot use archive directory ${path.resolve(out)}: ${(err as Error).message}`)
+  }
 }
 
 function readPem (flag: string, file: string): Buffer {
@@ -66,6 +76,7 @@ export async function buildServer (o: ServeOptions): Promise<FastifyInstance> {
   } else {
     app = Fastify(base)
   }
+  if (preset.record) checkArchiveDir(preset.out)
   try {
     await app.register(blackholePreset, o.preset)
   } catch (err) {
@@ -142,12 +153,7 @@ export async function serve (o: ServeOptions): Promise<void> {
   }
   const p = normalizePresetOptions(o.preset)
   if (p.record) {
-    const { mkdir } = await import('node:fs/promises')
-    try {
-      await mkdir(p.out, { recursive: true, mode: 0o700 })
-    } catch (err) {
-      throw new UsageError(`--out: cannot use archive directory ${path.resolve(p.out)}: ${(err as Error).message}`)
-    }
+    checkArchiveDir(p.out)
     for (const r of await recoverTmpFiles(p.out)) {
       process.stderr.write(r.error ? `blackhole: could not recover ${r.file}: ${r.error.message}\n` : `blackhole: recovered ${r.records} records from ${r.file}\n`)
     }
