@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { getCodec, type BlockCodec, type CodecName } from './codecs.js'
 import { encodeBlocksInto, encodedBound, frameEnd, frameHeader, MAX_BLOCK_INPUT } from './lz4-frame.js'
-import { buildRequest, BuilderPool, type RequestRecord } from './record.js'
+import { PreparedRequest, type RequestRecord } from './record.js'
 import { createXxh32, xxh32StateTransferable, type Xxh32Stream } from './xxh32.js'
 import { compressThread, isShared, sharedBuffer } from './compress-thread.js'
 import { liveTmpFiles, recoverTmpFiles } from './recover.js'
@@ -150,7 +150,6 @@ export class ArchiveWriter {
   #out: Buffer = Buffer.alloc(0)
   readonly #log: RateLimitedLog
   readonly #onSeal: ((file: SealedFile) => void) | undefined
-  readonly #pool = new BuilderPool(4)
   readonly #free: Buffer[] = []
   #batch: Batch
   #queue: Batch[] = []
@@ -236,15 +235,15 @@ export class ArchiveWriter {
     return this.#threaded ? sharedBuffer(size) : Buffer.allocUnsafe(size)
   }
 
-  /** Builds a record with a pooled builder and appends it. Returns false when it was dropped. */
+  /** Encodes a record straight into the current batch. Returns false when it was dropped. */
   record (r: RequestRecord): boolean {
-    if (this.#closed) return this.#drop('closed')
-    const b = this.#pool.acquire()
-    try {
-      return this.append(buildRequest(b, r))
-    } finally {
-      this.#pool.release(b)
-    }
+    if (this.#closed) return this.#drop('closed') >= 0
+    const p = new PreparedRequest(r)
+    const at = this.#reserve(p.size)
+    if (at < 0) return false
+    p.writeTo(this.#batch.buf, at)
+    if (this.#batch.len >= this.#o.batchBytes) this.#sealBatch()
+    return true
   }
 
   /**
@@ -252,8 +251,21 @@ export class ArchiveWriter {
    * Returns false when the record was dropped (writer closed, or too much pending).
    */
   append (bytes: Uint8Array): boolean {
-    if (this.#closed) return this.#drop('closed')
-    const need = 8 + bytes.length
+    if (this.#closed) return this.#drop('closed') >= 0
+    const at = this.#reserve(bytes.length)
+    if (at < 0) return false
+    this.#batch.buf.set(bytes, at)
+    if (this.#batch.len >= this.#o.batchBytes) this.#sealBatch()
+    return true
+  }
+
+  /**
+   * Makes room for a record of `size` bytes in the current batch, writes its length prefix and
+   * returns where the record goes (-1: dropped and counted). The caller writes the record,
+   * then seals the batch if it is full.
+   */
+  #reserve (size: number): number {
+    const need = 8 + size
     if (this.#pendingBytes + need > this.#o.maxPendingBytes) {
       return this.#drop(need > this.#o.maxPendingBytes ? 'tooLarge' : 'backpressure')
     }
@@ -268,21 +280,20 @@ export class ArchiveWriter {
       }
     }
     const buf = batch.buf
-    buf.writeUInt32LE(bytes.length, batch.len)
+    buf.writeUInt32LE(size, batch.len)
     buf.writeUInt32LE(0, batch.len + 4)
-    buf.set(bytes, batch.len + 8)
+    const at = batch.len + 8
     batch.len += need
     batch.records++
     this.#pendingBytes += need
     this.#pendingRecords++
-    if (batch.len >= this.#o.batchBytes) this.#sealBatch()
-    return true
+    return at
   }
 
-  #drop (reason: keyof WriterStats['dropped']): false {
+  #drop (reason: keyof WriterStats['dropped']): -1 {
     this.#stats.dropped[reason]++
     if (reason !== 'closed') this.#log.warn(`drop-${reason}`, reason === 'backpressure' ? 'pending archive bytes over the limit: dropping records' : 'record larger than the pending limit: dropped')
-    return false
+    return -1
   }
 
   #sealBatch (): void {

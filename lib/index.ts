@@ -6,7 +6,7 @@ export {
 } from './archive-reader.js'
 export { recoverTmpFile, recoverTmpFiles, type RecoveryResult } from './recover.js'
 export {
-  buildRequest, decodeRequest, encodeRequest, BuilderPool, RecordFormatError,
+  decodeRequest, encodeRequest, PreparedRequest, RecordFormatError,
   type RequestRecord, type DecodedRequest
 } from './record.js'
 export { getCodec, CODEC_NAMES, type BlockCodec, type CodecName } from './codecs.js'

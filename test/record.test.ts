@@ -1,10 +1,10 @@
-// The record codec (lib/record.ts): round trips, the stored bytes, defaults of the appended
-// fields, blackhole-style records built with the plain flatbuffers API, builder reuse, and
-// decodeRequest's robustness against damaged bytes.
+// The record codec (lib/record.ts): round trips, the stored bytes read back by the flatbuffers
+// runtime, alignment, defaults of the appended fields, blackhole-style records built with the
+// plain flatbuffers API, writing in place, and decodeRequest's robustness against damaged bytes.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Builder } from 'flatbuffers'
-import { buildRequest, BuilderPool, decodeRequest, encodeRequest, Field, RecordFormatError, type RequestRecord } from '../lib/record.js'
+import { Builder, ByteBuffer } from 'flatbuffers'
+import { decodeRequest, encodeRequest, Field, PreparedRequest, RecordFormatError, type RequestRecord } from '../lib/record.js'
 import { assertDecoded, randomRecord, Rng } from './fixtures-core.js'
 
 // --- a minimal FlatBuffers reader, independent of lib/record.ts, to look at stored bytes ---
@@ -53,13 +53,56 @@ function roundTrip (r: RequestRecord): Uint8Array {
   return bytes
 }
 
-test('random records round trip, and buildRequest and encodeRequest give the same bytes', () => {
+/** Reads a record with the flatbuffers runtime's own accessors, as generated code does. */
+function runtimeRead (rec: Uint8Array): Record<string, unknown> {
+  const bb = new ByteBuffer(rec)
+  const table = bb.readUint32(bb.position()) + bb.position()
+  const off = (slot: number): number => bb.__offset(table, 4 + 2 * slot)
+  const str = (slot: number): string | null => {
+    const o = off(slot)
+    return o === 0 ? null : Buffer.from(bb.__string(table + o, 1 /* Encoding.UTF8_BYTES */) as Uint8Array).toString('latin1')
+  }
+  const bodyOff = off(Field.body)
+  return {
+    id: str(Field.id),
+    method: str(Field.method),
+    uri: str(Field.uri),
+    headers: str(Field.headers),
+    body: bodyOff === 0 ? null : Buffer.from(rec.subarray(bb.__vector(table + bodyOff), bb.__vector(table + bodyOff) + bb.__vector_len(table + bodyOff))),
+    timeNs: off(Field.timeNs) === 0 ? 0n : bb.readUint64(table + off(Field.timeNs)),
+    remotePort: off(Field.remotePort) === 0 ? 0 : bb.readUint16(table + off(Field.remotePort)),
+    responseStatus: off(Field.responseStatus) === 0 ? 0 : bb.readUint16(table + off(Field.responseStatus)),
+    bodyTruncated: off(Field.bodyTruncated) === 0 ? false : bb.readInt8(table + off(Field.bodyTruncated)) !== 0
+  }
+}
+
+test('random records round trip; the flatbuffers runtime reads the same fields; every value is aligned', () => {
   const rng = new Rng(0xB1AC)
-  const fresh = new Builder(16)
   for (let i = 0; i < 600; i++) {
     const r = randomRecord(rng, i)
     const bytes = roundTrip(r)
-    assert.deepStrictEqual(Buffer.from(buildRequest(fresh, r)), Buffer.from(bytes), `record ${i}`)
+    const d = decodeRequest(bytes)
+    const rt = runtimeRead(bytes)
+    assert.equal(rt.method, d.method, `record ${i}`)
+    assert.equal(rt.uri, d.uri)
+    assert.equal(rt.headers ?? '', d.headers)
+    assert.equal(rt.id ?? '', d.id)
+    assert.deepStrictEqual(rt.body ?? Buffer.alloc(0), Buffer.from(d.body))
+    assert.equal(rt.timeNs, d.timeNs)
+    assert.equal(rt.remotePort, d.remotePort)
+    assert.equal(rt.responseStatus, d.responseStatus)
+    assert.equal(rt.bodyTruncated, d.bodyTruncated)
+    // What a FlatBuffers verifier checks: every scalar at a multiple of its size.
+    const l = layout(bytes)
+    assert.equal(l.table % 4, 0)
+    assert.equal(l.vtable % 2, 0)
+    const widths: Record<number, number> = { [Field.timeNs]: 8, [Field.bodyLength]: 8, [Field.responseTimeNs]: 8, [Field.remotePort]: 2, [Field.responseStatus]: 2, [Field.bodyTruncated]: 1 }
+    l.slots.forEach((o, slot) => {
+      if (o === 0) return
+      const w = widths[slot] ?? 4
+      assert.equal((l.table + o) % w, 0, `record ${i} field ${slot} at ${l.table + o} is not ${w}-aligned`)
+      if (w === 4) assert.equal(vectorBytes(bytes, slot)!.byteOffset % 4, 0)
+    })
   }
 })
 
@@ -183,10 +226,9 @@ test('absent appended fields are not stored and read as zero', () => {
   const r = { id: 'a', method: 'GET', uri: '/', headers: '\r\n', body, bodyLength: 10 }
   const bytes = roundTrip(r)
   const l = layout(bytes)
-  // Only blackhole's five slots: vtable 4 + 5 * 2 bytes, with their offsets all set.
-  assert.equal(l.vtSize, 14)
-  assert.equal(l.slots.length, 5)
-  assert.ok(l.slots.every(o => o > 0))
+  // blackhole's five slots set, every appended one absent (0).
+  assert.ok(l.slots.slice(0, 5).every(o => o > 0))
+  assert.ok(l.slots.slice(5).every(o => o === 0), `appended slots ${l.slots.slice(5).join(',')}`)
   const d = decodeRequest(bytes)
   assert.equal(d.timeNs, 0n)
   assert.equal(d.remoteAddr, '')
@@ -198,7 +240,7 @@ test('absent appended fields are not stored and read as zero', () => {
   assert.equal(d.responseTimeNs, 0n)
   // Zero values are defaults: not stored either.
   const zeros = encodeRequest({ method: 'GET', uri: '/', timeNs: 0n, remotePort: 0, responseStatus: 0, responseTimeNs: 0n, bodyTruncated: false, remoteAddr: '', httpVersion: '' })
-  assert.equal(layout(zeros).slots.length, 3)
+  assert.deepEqual(layout(zeros).slots.map((o, slot) => o === 0 ? -1 : slot).filter(slot => slot >= 0), [Field.method, Field.uri])
   // Only method and uri: id, headers and body are absent, not empty.
   const min = encodeRequest({ method: 'GET', uri: '/' })
   assert.equal(vectorBytes(min, Field.id), null)
@@ -239,38 +281,20 @@ test('a blackhole record built with the standard Builder API decodes with zero d
   assertDecoded(decodeRequest(b2.asUint8Array()), { method: 'GET', uri: '' })
 })
 
-test('BuilderPool reuse: bytes copied out stay intact after the builder is reused', () => {
-  const pool = new BuilderPool(1, 64)
-  const b = pool.acquire()
-  const r1 = { id: 'first', method: 'GET', uri: '/one', headers: 'A: 1\r\n\r\n', body: new Uint8Array([1, 2, 3]) }
-  const copy1 = buildRequest(b, r1).slice()
-  const snapshot = Buffer.from(copy1)
-  pool.release(b)
-  assert.equal(pool.size, 1)
-  const b2 = pool.acquire()
-  assert.equal(b2, b, 'the pool hands the same builder back')
-  // Bigger record: the builder grows and its old buffer is rewritten.
-  const r2 = { id: 'second', method: 'POST', uri: '/two', body: new Rng(2).bytes(10_000) }
-  const view2 = buildRequest(b2, r2)
-  assert.deepStrictEqual(Buffer.from(copy1), snapshot)
-  assertDecoded(decodeRequest(copy1), r1)
-  assertDecoded(decodeRequest(view2), r2)
-  // After a clear and a smaller record, the builder gives exactly what a fresh one gives.
-  const r3 = { method: 'GET', uri: '/3' }
-  assert.deepStrictEqual(Buffer.from(buildRequest(b2, r3)), Buffer.from(buildRequest(new Builder(16), r3)))
-  pool.release(b2)
-  // encodeRequest hands out copies: a later record does not change an earlier one.
-  const e1 = encodeRequest(r1, pool)
-  const e1copy = Buffer.from(e1)
-  encodeRequest(r2, pool)
-  encodeRequest({ method: 'DELETE', uri: '/x'.repeat(500) }, pool)
-  assert.deepStrictEqual(Buffer.from(e1), e1copy)
-  assert.equal(pool.size, 1)
-  // A builder that grew past maxKeepBytes is not kept.
-  const big = pool.acquire()
-  buildRequest(big, { method: 'PUT', uri: '/', body: new Uint8Array(100_000) })
-  pool.release(big, 65536)
-  assert.equal(pool.size, 0)
+test('PreparedRequest.writeTo writes in place: the same bytes as encodeRequest, nothing outside its size', () => {
+  const rng = new Rng(77)
+  for (let i = 0; i < 50; i++) {
+    const r = randomRecord(rng, i)
+    const p = new PreparedRequest(r)
+    const host = Buffer.alloc(p.size + 40, 0xEE)
+    const base = 8 + (i % 8) * 4
+    assert.equal(p.writeTo(host, base), p.size)
+    assert.deepStrictEqual(host.subarray(base, base + p.size), Buffer.from(encodeRequest(r)))
+    assert.ok(host.subarray(0, base).every(x => x === 0xEE) && host.subarray(base + p.size).every(x => x === 0xEE), 'wrote outside its bytes')
+  }
+  // A string with characters above U+00FF is stored as UTF-8 and sized as such.
+  const wide = encodeRequest({ method: 'GET', uri: '/caf\u00e9/\u2603' })
+  assert.equal(Buffer.from(vectorBytes(wide, Field.uri)!).toString('utf8'), '/caf\u00e9/\u2603')
 })
 
 test('decodeRequest reads records inside a larger, unaligned buffer', () => {

@@ -1,5 +1,5 @@
 // Micro-benchmark of the archive core with realistic 2 KB JSON request records:
-//   build     buildRequest with a pooled Builder, bytes copied out (encodeRequest)
+//   build     PreparedRequest written into a reused buffer, as ArchiveWriter.record does
 //   compress  encodeBlocks over 1 MiB batches cut at record boundaries, per codec
 //   write     ArchiveWriter end to end (append pre-built records, close) per codec
 //   read      readArchive over the files written, every record decoded, per decoder
@@ -17,10 +17,10 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ArchiveWriter } from '../../lib/archive-writer.js'
 import { readArchive, type ReadOptions } from '../../lib/archive-reader.js'
-import { lz4jsCodec, lz4NapiCodec, type BlockCodec, type CodecName } from '../../lib/codecs.js'
+import { liblz4Codec, lz4jsCodec, lz4NapiCodec, type BlockCodec, type CodecName } from '../../lib/codecs.js'
 import { prng } from '../../lib/replay-filter.js'
 import { encodeBlocks } from '../../lib/lz4-frame.js'
-import { BuilderPool, encodeRequest, type RequestRecord } from '../../lib/record.js'
+import { encodeRequest, PreparedRequest, type RequestRecord } from '../../lib/record.js'
 import {
   formatBytes, formatInt, machineInfo, machineLines, markdownTable, rates, replaceDocSection,
   summarize, summaryCells, timeRounds, format3, allowedCpus
@@ -263,12 +263,11 @@ function table (): string {
 
 const codecs: Array<[string, BlockCodec]> = [['lz4js', lz4jsCodec]]
 if (lz4NapiCodec !== null) codecs.push(['lz4-napi', lz4NapiCodec])
+if (liblz4Codec !== null) codecs.push(['liblz4', liblz4Codec])
 
 async function benchBuild (inputs: readonly RequestRecord[], streamBytes: number, rounds: number): Promise<void> {
-  const pool = new BuilderPool()
-  // Copies are kept only briefly (a ring of 1024), as a recorder hands each one on at once:
-  // keeping all of them alive would mostly measure the GC walking hundreds of MB of buffers.
-  const ring = new Array<Uint8Array>(1024)
+  // Records go one after another into a 1 MiB buffer that is reused, as in a writer's batch.
+  const out = Buffer.allocUnsafe(1 << 20)
   let bytes = 0
   const times = await timeRounds({
     rounds,
@@ -277,13 +276,16 @@ async function benchBuild (inputs: readonly RequestRecord[], streamBytes: number
       if (bytes + 8 * inputs.length !== streamBytes) throw new Error(`build: ${bytes} bytes, expected ${streamBytes - 8 * inputs.length}`)
     }
   }, () => {
+    let at = 0
     for (let i = 0; i < inputs.length; i++) {
-      const rec = encodeRequest(inputs[i], pool)
-      ring[i & 1023] = rec
-      bytes += rec.length
+      const p = new PreparedRequest(inputs[i])
+      if (at + p.size > out.length) at = 0
+      const n = p.writeTo(out, at)
+      at += n
+      bytes += n
     }
   })
-  report({ stage: 'build', case: 'encodeRequest (pooled Builder, copy out)', records: inputs.length, bytes: streamBytes, times, note: `mean record ${format3(streamBytes / inputs.length - 8)} B + 8 B length` })
+  report({ stage: 'build', case: 'PreparedRequest.writeTo (in place, as ArchiveWriter.record)', records: inputs.length, bytes: streamBytes, times, note: `mean record ${format3(streamBytes / inputs.length - 8)} B + 8 B length` })
 }
 
 async function benchCompress (records: readonly Uint8Array[], stream: Buffer, rounds: number): Promise<void> {
@@ -310,8 +312,8 @@ async function waitPending (w: ArchiveWriter): Promise<void> {
 
 async function benchWrite (records: readonly Uint8Array[], streamBytes: number, rounds: number, root: string): Promise<Map<string, string>> {
   const kept = new Map<string, string>()
-  for (const name of ['lz4js', 'lz4-napi', 'none'] as CodecName[]) {
-    if (name === 'lz4-napi' && lz4NapiCodec === null) continue
+  for (const name of ['lz4js', 'lz4-napi', 'liblz4', 'none'] as CodecName[]) {
+    if ((name === 'lz4-napi' && lz4NapiCodec === null) || (name === 'liblz4' && liblz4Codec === null)) continue
     let dir = ''
     let writer: ArchiveWriter | null = null
     const times = await timeRounds({
@@ -355,7 +357,7 @@ async function benchWrite (records: readonly Uint8Array[], streamBytes: number, 
 
 async function benchRead (dirs: Map<string, string>, n: number, streamBytes: number, rounds: number): Promise<void> {
   const cases: Array<[string, string, ReadOptions, string]> = []
-  for (const written of ['lz4js', 'lz4-napi']) {
+  for (const written of ['lz4js', 'lz4-napi', 'liblz4']) {
     const dir = dirs.get(written)
     if (dir === undefined) continue
     for (const [name, codec] of codecs) cases.push([`.fbf.lz4 (written by ${written}), decoder ${name}`, dir, { codec }, 'content xxh32 verified'])
@@ -419,8 +421,7 @@ async function main (): Promise<void> {
   const { inputs } = makeRecords(args.records)
   // The pre-built records for the later stages: one untimed build, laid out as a record stream;
   // the records are views into it, so they are not hundreds of thousands of separate buffers.
-  const pool = new BuilderPool()
-  const stream = toStream(inputs.map(r => encodeRequest(r, pool)))
+  const stream = toStream(inputs.map(r => encodeRequest(r)))
   const streamBytes = stream.length
   const records: Uint8Array[] = []
   for (let at = 0; at < stream.length;) {
@@ -460,7 +461,7 @@ async function main (): Promise<void> {
       '```',
       '',
       ...machineLines(m),
-      `- lz4js ${packageVersion('lz4js')}, lz4-napi ${packageVersion('lz4-napi')}, flatbuffers ${packageVersion('flatbuffers')}`,
+      `- lz4js ${packageVersion('lz4js')}, lz4-napi ${packageVersion('lz4-napi')}, lz4 (liblz4 binding) ${packageVersion('lz4')}`,
       `- Workload: ${formatInt(args.records)} POST records (12 header lines, a URI with a query, a ${BODY_BYTES} B JSON order body rotating among ${DISTINCT_BODIES} distinct ones); record stream ${formatBytes(streamBytes)}, ${format3(streamBytes / args.records)} B per record with its 8 B length`,
       `- ${args.rounds} measured rounds after 1 warm-up round, full GC before each; median and min–max of the per-round rates; whole run ${elapsed.toFixed(0)} s; 1-minute load average ${loadBefore.toFixed(2)} at the start, ${loadAfter.toFixed(2)} at the end (other processes on the machine widen the spread)`,
       '- MB = 10^6 bytes of the uncompressed record stream (length prefixes included), for every stage, compressed ones too',
