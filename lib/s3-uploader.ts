@@ -258,6 +258,10 @@ export class S3Uploader {
         }
         // To the back: one bad file must not hold up the others.
         this.#queue.push(item)
+        if (this.#closing && Date.now() >= this.#deadline) {
+          this.#log.logger.warn({ file: item.path, pending: this.#queue.length }, 'upload time at close is over: files left in staging go up at the next start')
+          return
+        }
         this.#stats.failures++
         const msg = (err as Error).message || (err as Error).name
         this.#stats.lastError = `${path.basename(item.path)}: ${msg}`

@@ -196,9 +196,9 @@ function upload (opts: BlackholeOptions): S3UploadOptions | null {
     if ((opts[k] ?? 0) !== 0) throw new BlackholeOptionError(k, '0 with `upload` (a staged file is removed once uploaded, and never before)', opts[k])
   }
   try {
-    validateUploadOptions(u, k => `upload${k === 'url' && typeof opts.upload === 'string' ? '' : '.' + k}`)
+    validateUploadOptions(u, k => `option "upload${k === 'url' && typeof opts.upload === 'string' ? '' : '.' + k}"`)
   } catch (err) {
-    throw new TypeError(`fastify-blackhole: option ${(err as Error).message}`)
+    throw new TypeError(`fastify-blackhole: ${(err as Error).message}`)
   }
   return u
 }

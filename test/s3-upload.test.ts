@@ -143,3 +143,22 @@ test('files left in staging by a killed sink are uploaded by the next start', { 
   const recs = await s3Records(store, 'crash')
   assert.deepEqual(recs.map(r => r.uri).sort(), Array.from({ length: 20 }, (_, i) => `/crash/${i}`).sort())
 })
+
+test('a graceful stop with the store down exits 0 and leaves the sealed file in staging', { timeout: 60_000 }, async (t) => {
+  const store = await S3Store.start(t)
+  if (store === null) return
+  const staging = await tmpDir('s3-stop')
+  t.after(async () => { await store.destroy(); await rmDir(staging) })
+  await store.down()
+  const sink = await startServe(['--out', store.url('stop'), '--staging', staging, '--s3-endpoint', store.endpoint, '--grace', '2s', '--log-level', 'error'], { env: cleanEnv() })
+  for (let i = 0; i < 3; i++) assert.equal((await request(sink.port, { path: `/stop/${i}` })).status, 200)
+  const started = Date.now()
+  const exit = await sink.proc.stop()
+  assert.equal(exit.code, 0, sink.proc.output)
+  assert.ok(Date.now() - started < 5000, 'uploads give up within the grace')
+  const left = await listDir(staging)
+  assert.equal(left.filter(isArchive).length, 1, `one sealed file waits for the next start: ${left.join(', ')}`)
+  assert.equal(left.filter(isTmp).length, 0)
+  await store.up()
+  assert.deepEqual(await store.keys('stop/'), [], 'nothing reached the store')
+})
