@@ -48,6 +48,8 @@ export interface ReadOptions {
   codec?: BlockCodec
   /** Called with every decompressed chunk of the record stream, in order (used by recovery). */
   onContent?: (chunk: Uint8Array) => void
+  /** Opens a file by name. Default: local paths, and s3:// objects with the reading client. */
+  open?: (file: string) => Promise<ByteSource>
 }
 
 export const DEFAULT_MAX_RECORD_BYTES = 256 << 20
@@ -269,7 +271,7 @@ export async function * readFileRecords (file: string, opts: ReadOptions = {}, s
   const sum: FileSummary = summary ?? newSummary(file)
   let source: ByteSource
   try {
-    source = await openSource(file)
+    source = await (opts.open ?? openSource)(file)
     sum.fileBytes = source.size
   } catch (err) {
     throw new ArchiveError('IO', file, 0, (err as Error).message)
