@@ -65,7 +65,12 @@ export class HttpError extends Error {
  * DNS answer that changes later cannot redirect the job. Returns the URL to connect to and the
  * Host/SNI name to present.
  */
-export async function checkTarget (target: string, allow: RegExp[], allowLiteral: Set<string>): Promise<{ url: URL, host: string }> {
+/** Every address a name resolves to (the system resolver, as the replay's connections use). */
+export async function resolveAll (hostname: string): Promise<string[]> {
+  return (await lookup(hostname, { all: true })).map(a => a.address)
+}
+
+export async function checkTarget (target: string, allow: RegExp[], allowLiteral: Set<string>, resolve: (hostname: string) => Promise<string[]> = resolveAll): Promise<{ url: URL, host: string }> {
   let u: URL
   try {
     u = new URL(target)
@@ -83,11 +88,12 @@ export async function checkTarget (target: string, allow: RegExp[], allowLiteral
     addresses = [hostname]
   } else {
     try {
-      addresses = (await lookup(hostname, { all: true })).map(a => a.address)
+      addresses = await resolve(hostname)
     } catch {
       throw new HttpError(400, `target host ${hostname} does not resolve`)
     }
   }
+  if (addresses.length === 0) throw new HttpError(400, `target host ${hostname} does not resolve`)
   for (const a of addresses) {
     if (alwaysForbidden(a) && !allowLiteral.has(`${a}:${port}`)) throw new HttpError(403, `target ${hostname} resolves to a forbidden address (${a})`)
   }
