@@ -33,6 +33,13 @@ export interface RequestRecord {
   uri: string | Uint8Array
   /** Header block: `Name: value\r\n` lines then `\r\n`. */
   headers?: string | Uint8Array
+  /**
+   * Instead of `headers`: name/value pairs as `IncomingMessage.rawHeaders` holds them (one
+   * char per byte), written as the header block without building it as a string first.
+   */
+  rawHeaders?: readonly string[]
+  /** Every string holds one byte per char (true of what Node's HTTP parser gives): skips the check for wider chars. */
+  latin1?: boolean
   body?: Uint8Array | null
   /** Arrival time, nanoseconds since the Unix epoch. */
   timeNs?: bigint
@@ -101,22 +108,55 @@ const VECTORS = TABLE + 64
 type Bytes = string | Uint8Array | undefined
 
 /** Bytes of a string field: latin1 strings one per char, others as UTF-8 (see the top of the file). */
-function fieldBytes (s: Bytes): Bytes {
-  return typeof s === 'string' && NON_LATIN1.test(s) ? utf8.encode(s) : s
+function fieldBytes (s: Bytes, latin1: boolean): Bytes {
+  return !latin1 && typeof s === 'string' && NON_LATIN1.test(s) ? utf8.encode(s) : s
 }
 
-/** Room a string (NUL-terminated) or byte vector takes, with its length and padding. */
-function vectorRoom (v: Bytes, terminated: boolean): number {
-  return v === undefined ? 0 : (4 + v.length + (terminated ? 1 : 0) + 3) & ~3
+/** Writes a one-byte-per-char string at `pos`; returns the end. */
+function putLatin1 (out: Buffer, s: string, pos: number): number {
+  const n = s.length
+  // Short strings: a plain loop beats a call into C++ and back.
+  if (n > 64) return pos + latin1Write.call(out, s, pos, n)
+  for (let i = 0; i < n; i++) out[pos + i] = s.charCodeAt(i)
+  return pos + n
 }
+
+/** Size of the header block rawHeaders make: `Name: value\r\n` per pair, then `\r\n`. */
+function rawHeadersLength (raw: readonly string[]): number {
+  let n = 2
+  for (let i = 0; i + 1 < raw.length; i += 2) n += raw[i].length + raw[i + 1].length + 4
+  return n
+}
+
+function putRawHeaders (out: Buffer, raw: readonly string[], pos: number): number {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    pos = putLatin1(out, raw[i], pos)
+    out[pos++] = 0x3A // ':'
+    out[pos++] = 0x20
+    pos = putLatin1(out, raw[i + 1], pos)
+    out[pos++] = 0x0D
+    out[pos++] = 0x0A
+  }
+  out[pos++] = 0x0D
+  out[pos++] = 0x0A
+  return pos
+}
+
+/** Room a string (NUL-terminated) or byte vector of `length` bytes takes, with its length and padding. */
+function vectorRoom (length: number, terminated: boolean): number {
+  return length < 0 ? 0 : (4 + length + (terminated ? 1 : 0) + 3) & ~3
+}
+
+const lengthOf = (v: Bytes): number => v === undefined ? -1 : v.length
 
 type VectorField = 'id' | 'method' | 'uri' | 'headers' | 'body' | 'remoteAddr' | 'httpVersion'
 
 /**
  * Writes `v` as a vector at `pos` and points its table field at it; returns the next free
  * position. Empty strings are stored (an absent field and "" read the same anyway).
+ * `v` may also be rawHeaders pairs, written as a header block.
  */
-function putVector (out: Buffer, base: number, key: VectorField, pos: number, v: Bytes, terminated: boolean): number {
+function putVector (out: Buffer, base: number, key: VectorField, pos: number, v: Bytes | readonly string[], terminated: boolean): number {
   const slotAt = base + VTABLE + 4 + 2 * Field[key]
   const fieldAt = base + TABLE + At[key]
   if (v === undefined) {
@@ -126,10 +166,14 @@ function putVector (out: Buffer, base: number, key: VectorField, pos: number, v:
   }
   out.writeUInt16LE(At[key], slotAt)
   out.writeUInt32LE(pos - fieldAt, fieldAt)
-  out.writeUInt32LE(v.length, pos)
-  if (typeof v === 'string') latin1Write.call(out, v, pos + 4, v.length)
-  else out.set(v, pos + 4)
-  let end = pos + 4 + v.length
+  let end: number
+  if (typeof v === 'string') end = putLatin1(out, v, pos + 4)
+  else if (Array.isArray(v)) end = putRawHeaders(out, v, pos + 4)
+  else {
+    out.set(v as Uint8Array, pos + 4)
+    end = pos + 4 + (v as Uint8Array).length
+  }
+  out.writeUInt32LE(end - pos - 4, pos)
   if (terminated) out[end++] = 0
   while (((end - base) & 3) !== 0) out[end++] = 0
   return end
@@ -155,20 +199,24 @@ export class PreparedRequest {
   headers: Bytes
   remoteAddr: Bytes
   httpVersion: Bytes
+  /** Length of the header block when it comes from rawHeaders (-1: from `headers`). */
+  rawHeadersLength = -1
   /** The record's size in bytes. */
   size = 0
 
   constructor (readonly r: RequestRecord) {
-    this.id = fieldBytes(r.id)
-    this.method = fieldBytes(r.method)
-    this.uri = fieldBytes(r.uri)
-    this.headers = fieldBytes(r.headers)
-    this.remoteAddr = r.remoteAddr ? fieldBytes(r.remoteAddr) : undefined
-    this.httpVersion = r.httpVersion ? fieldBytes(r.httpVersion) : undefined
-    const body = r.body ?? undefined
-    this.size = VECTORS + vectorRoom(this.id, true) + vectorRoom(this.method, true) + vectorRoom(this.uri, true) +
-      vectorRoom(this.headers, true) + vectorRoom(body ?? undefined, false) + vectorRoom(this.remoteAddr, true) +
-      vectorRoom(this.httpVersion, true)
+    const latin1 = r.latin1 === true
+    this.id = fieldBytes(r.id, latin1)
+    this.method = fieldBytes(r.method, latin1)
+    this.uri = fieldBytes(r.uri, latin1)
+    this.headers = fieldBytes(r.headers, latin1)
+    if (this.headers === undefined && r.rawHeaders !== undefined) this.rawHeadersLength = rawHeadersLength(r.rawHeaders)
+    this.remoteAddr = r.remoteAddr ? fieldBytes(r.remoteAddr, latin1) : undefined
+    this.httpVersion = r.httpVersion ? fieldBytes(r.httpVersion, latin1) : undefined
+    this.size = VECTORS + vectorRoom(lengthOf(this.id), true) + vectorRoom(lengthOf(this.method), true) +
+      vectorRoom(lengthOf(this.uri), true) + vectorRoom(this.rawHeadersLength >= 0 ? this.rawHeadersLength : lengthOf(this.headers), true) +
+      vectorRoom(r.body == null ? -1 : r.body.length, false) + vectorRoom(lengthOf(this.remoteAddr), true) +
+      vectorRoom(lengthOf(this.httpVersion), true)
   }
 
   /** Writes the record at `out[base]`; `out` must have `size` bytes from there. Returns `size`. */
@@ -191,7 +239,9 @@ export class PreparedRequest {
     pos = putVector(out, base, 'id', pos, this.id, true)
     pos = putVector(out, base, 'method', pos, this.method, true)
     pos = putVector(out, base, 'uri', pos, this.uri, true)
-    pos = putVector(out, base, 'headers', pos, this.headers, true)
+    pos = this.rawHeadersLength >= 0
+      ? putVector(out, base, 'headers', pos, r.rawHeaders, true)
+      : putVector(out, base, 'headers', pos, this.headers, true)
     pos = putVector(out, base, 'body', pos, body ?? undefined, false)
     pos = putVector(out, base, 'remoteAddr', pos, this.remoteAddr, true)
     pos = putVector(out, base, 'httpVersion', pos, this.httpVersion, true)

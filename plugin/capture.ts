@@ -57,7 +57,7 @@ export class Capture {
       return
     }
     socket[kCapture] = this
-    socket.once('close', onSocketClose)
+    socket.on('close', onSocketClose)
   }
 
   get truncated (): boolean {
@@ -147,9 +147,10 @@ export function startCapture (raw: IncomingMessage, res: ServerResponse, startNs
   if (raw.complete || (raw.httpVersionMajor < 2 && h['transfer-encoding'] === undefined && (h['content-length'] === undefined || h['content-length'] === '0'))) cap.ended = true
   stream[kCapture] = cap
   stream.push = teePush
-  stream.once('close', onRequestClose)
+  // `on`, not `once`: finish() removes them, and once() would allocate a wrapper for each.
+  stream.on('close', onRequestClose)
   const response = res as CapturedResponse
   response[kCapture] = cap
-  response.once('close', onResponseClose)
+  response.on('close', onResponseClose)
   return cap
 }

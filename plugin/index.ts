@@ -61,6 +61,18 @@ declare module 'fastify' {
   }
 }
 
+// request.routeOptions builds a new object on every access; the route's config object itself
+// sits under Fastify's context symbol, found once by its description (routeOptions otherwise).
+let kRouteContext: symbol | null | undefined
+type RouteConfig = FastifyRequest['routeOptions']['config']
+function routeConfig (request: FastifyRequest): RouteConfig | undefined {
+  if (kRouteContext === undefined) {
+    kRouteContext = Object.getOwnPropertySymbols(request).find(s => s.description === 'fastify.context') ?? null
+  }
+  const context = kRouteContext === null ? undefined : (request as unknown as Record<symbol, { config?: RouteConfig } | undefined>)[kRouteContext]
+  return context !== undefined ? context.config : request.routeOptions.config
+}
+
 function headerValue (v: string | string[] | undefined): string | undefined {
   const s = Array.isArray(v) ? v[0] : v
   return s === undefined || s === '' ? undefined : s
@@ -150,7 +162,11 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
         id: headerValue(headers[o.idHeader]) ?? idPrefix + (++idSeq).toString(36),
         method: raw.method ?? '',
         uri,
-        headers: headerBlock(raw.rawHeaders, r, o.originalUriHeader),
+        // Unredacted, the header block is written straight from rawHeaders into the batch.
+        headers: r === null ? undefined : headerBlock(raw.rawHeaders, r, o.originalUriHeader),
+        rawHeaders: raw.rawHeaders,
+        // Every string here comes from Node's HTTP parser, one char per byte.
+        latin1: r === null,
         body,
         timeNs: epochBase + cap.startNs,
         remoteAddr: raw.socket?.remoteAddress,
@@ -173,7 +189,7 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
   function onRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     try {
       stats.seen++
-      let rc = request.routeOptions.config.blackhole
+      let rc = routeConfig(request)?.blackhole
       if (rc !== undefined && rc !== false && (typeof rc !== 'object' || rc === null || (rc.sample !== undefined && typeof rc.sample !== 'number'))) {
         // Only routes registered before the plugin escape the onRoute check: ignore, say so once.
         log.error('route-config', `fastify-blackhole: route ${request.routeOptions.url} has an invalid config.blackhole (register the plugin before the routes); ignored`)

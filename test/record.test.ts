@@ -292,6 +292,21 @@ test('PreparedRequest.writeTo writes in place: the same bytes as encodeRequest, 
     assert.deepStrictEqual(host.subarray(base, base + p.size), Buffer.from(encodeRequest(r)))
     assert.ok(host.subarray(0, base).every(x => x === 0xEE) && host.subarray(base + p.size).every(x => x === 0xEE), 'wrote outside its bytes')
   }
+  // rawHeaders: the same bytes as the header block built as a string, long values included;
+  // an unpaired last element is left out, and the size still matches what is written.
+  const long = 'v'.repeat(300) + '\xe9\xff'
+  const raw = ['Host', 'example.com', 'X-Dup', 'a', 'x-dup', long, 'Content-Type', 'application/json']
+  const block = 'Host: example.com\r\nX-Dup: a\r\nx-dup: ' + long + '\r\nContent-Type: application/json\r\n\r\n'
+  const viaRaw = new PreparedRequest({ method: 'POST', uri: '/r', rawHeaders: raw, latin1: true, body: new Uint8Array([1]) })
+  const viaString = encodeRequest({ method: 'POST', uri: '/r', headers: block, body: new Uint8Array([1]) })
+  const out = Buffer.alloc(viaRaw.size)
+  assert.equal(viaRaw.writeTo(out, 0), viaRaw.size)
+  assert.deepStrictEqual(out, Buffer.from(viaString))
+  const odd = new PreparedRequest({ method: 'GET', uri: '/', rawHeaders: ['A', 'b', 'C'] })
+  const oddOut = Buffer.alloc(odd.size + 8, 0xEE)
+  assert.equal(odd.writeTo(oddOut, 0), odd.size)
+  assert.ok(oddOut.subarray(odd.size).every(x => x === 0xEE))
+  assert.equal(decodeRequest(oddOut.subarray(0, odd.size)).headers, 'A: b\r\n\r\n')
   // A string with characters above U+00FF is stored as UTF-8 and sized as such.
   const wide = encodeRequest({ method: 'GET', uri: '/caf\u00e9/\u2603' })
   assert.equal(Buffer.from(vectorBytes(wide, Field.uri)!).toString('utf8'), '/caf\u00e9/\u2603')
