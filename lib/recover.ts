@@ -2,7 +2,7 @@
 // that ends on a record boundary, given its end mark and content checksum, and sealed.
 import { open, readdir, rename, unlink } from 'node:fs/promises'
 import path from 'node:path'
-import { ArchiveError, newSummary, readFileRecords } from './archive-reader.js'
+import { ArchiveError, decodeRaw, newSummary, readFileRecords } from './archive-reader.js'
 import { frameEnd, parseFrameHeader } from './lz4-frame.js'
 import { createXxh32 } from './xxh32.js'
 
@@ -36,11 +36,23 @@ function isAlive (pid: number): boolean {
 export async function recoverTmpFile (tmpPath: string): Promise<RecoveryResult> {
   const result: RecoveryResult = { file: tmpPath, records: 0, droppedBytes: 0 }
   try {
-    // Pass 1: how far is the file whole?
+    // Pass 1: how far is the file whole? Records must decode too: a record whose FlatBuffer is
+    // damaged ends the whole part (dump stops there), like a damaged block does.
     const sum = newSummary(tmpPath)
     try {
-      // eslint-disable-next-line @typescript-eslint/no-unused-vars
-      for await (const _ of readFileRecords(tmpPath, {}, sum));
+      for await (const raw of readFileRecords(tmpPath, {}, sum)) {
+        try {
+          decodeRaw(raw)
+        } catch (err) {
+          if (!(err instanceof ArchiveError)) throw err
+          result.cut = err.message
+          // The whole part ends at the last block boundary before this record (for raw
+          // streams, at the record itself: the summary already counts it).
+          if (sum.format === 'raw') sum.wholeFileBytes = sum.wholeStreamBytes = raw.streamOffset
+          else sum.wholeStreamBytes = Math.min(sum.wholeStreamBytes, raw.streamOffset)
+          break
+        }
+      }
     } catch (err) {
       if (!(err instanceof ArchiveError)) throw err
       result.cut = err.message
@@ -58,14 +70,21 @@ export async function recoverTmpFile (tmpPath: string): Promise<RecoveryResult> 
       result.records = sum.records
     } else {
       // Pass 2: count the whole records and hash their content, then cut and close the frame.
-      const hash = createXxh32()
+      // The content checksum covers the last frame only (a .tmp may follow whole frames).
+      let hash = createXxh32()
       let hashed = 0
+      let frame = 0
+      const sum2 = newSummary(tmpPath)
       const onContent = (chunk: Uint8Array): void => {
+        if (sum2.frames !== frame) {
+          frame = sum2.frames
+          hash = createXxh32()
+        }
         if (hashed < sum.wholeStreamBytes) hash.update(chunk)
         hashed += chunk.length
       }
       try {
-        for await (const rec of readFileRecords(tmpPath, { onContent })) {
+        for await (const rec of readFileRecords(tmpPath, { onContent }, sum2)) {
           if (rec.streamOffset + 8 + rec.bytes.length > sum.wholeStreamBytes) break
           result.records++
         }
