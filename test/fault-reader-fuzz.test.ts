@@ -20,6 +20,7 @@ import { encodeBlocks, frameEnd, frameHeader, MAX_BLOCK_SIZE } from '../lib/lz4-
 import { encodeRequest } from '../lib/record.js'
 import { prng } from '../lib/replay-filter.js'
 import { xxh32 } from '../lib/xxh32.js'
+import { recoverTmpFile } from '../lib/recover.js'
 import { verifyFile } from '../preset/cmd-verify.js'
 import { Rng, randomRecord, rawStream, writeArchive } from './fixtures-core.js'
 import { rmDir, runCli, tmpDir } from './fixtures-preset.js'
@@ -308,6 +309,52 @@ describe('archive reader fuzzing', () => {
       }
     }
     t.diagnostic(`${ROUNDS} inputs in ${Date.now() - t0} ms; mutations ${JSON.stringify(byKind)}; ${errors} failing`)
+    assert.deepEqual(failures, [], failures.join('\n'))
+  })
+
+  test('crash recovery on 600 damaged .tmp files: never throws, and whatever it seals passes verify', async t => {
+    const dir = await tmpDir('fuzz-recover')
+    t.after(() => rmDir(dir))
+    const bases = await baseArchives(dir)
+    const rng = new Rng(SEED ^ 0x7ec0)
+    // Mostly what a dead writer leaves (a prefix), sometimes damaged as well.
+    const kinds = ['truncate', 'truncate', 'cutMiddle', 'bitflip', 'byteSet', 'garbageAfter', 'hugeLengthInFrame', 'headerFields', 'blockOverMax', 'randomBytes']
+    const failures: string[] = []
+    const outcome = { sealed: 0, deleted: 0, errors: 0, records: 0 }
+    for (let i = 0; i < 600; i++) {
+      const kind = kinds[i % kinds.length]
+      const base = bases[rng.int(bases.length)]
+      let bytes = mutators.truncate(base.bytes, rng)
+      if (kind !== 'truncate') bytes = mutators[kind](bytes.length > 16 ? bytes : base.bytes, rng)
+      const ext = base.name === 'raw' ? '.fbf' : '.fbf.lz4'
+      const tmp = path.join(dir, `requests_20260101000000_999999-${i.toString(16).padStart(8, '0')}${ext}.tmp`)
+      await writeFile(tmp, bytes)
+      let r
+      try {
+        r = await recoverTmpFile(tmp)
+      } catch (err) {
+        failures.push(`#${i} ${kind}: recoverTmpFile threw ${(err as Error).message}`)
+        continue
+      }
+      if (r.error !== undefined) {
+        outcome.errors++
+        if (failures.length < 20) failures.push(`#${i} ${kind} on ${base.name}: ${r.error.message}`)
+        continue
+      }
+      if (r.sealed === undefined) {
+        outcome.deleted++
+        continue
+      }
+      outcome.sealed++
+      outcome.records += r.records
+      const v = await verifyFile(r.sealed, 256 << 20)
+      if (!v.ok || v.records !== r.records) {
+        await mkdir(path.join(dir, 'failed'), { recursive: true })
+        await writeFile(path.join(dir, 'failed', `${kind}-${i}.bin`), bytes)
+        if (failures.length < 20) failures.push(`#${i} ${kind} on ${base.name}: sealed ${r.records} records but verify says ${v.ok ? 'OK' : 'FAIL'} with ${v.records}: ${v.problems.join('; ')}`)
+      }
+    }
+    t.diagnostic(`600 .tmp inputs: ${JSON.stringify(outcome)}`)
     assert.deepEqual(failures, [], failures.join('\n'))
   })
 
