@@ -193,6 +193,7 @@ export class ArchiveWriter {
       logIntervalMs: opts.logIntervalMs ?? 10_000
     }
     validateOptions(this.#o)
+    if (opts.compressThread !== undefined && typeof opts.compressThread !== 'boolean') throw new TypeError(`archive option "compressThread" must be a boolean, got ${String(opts.compressThread)}`)
     this.#threaded = (opts.compressThread ?? true) && this.codec !== null && (xxh32StateTransferable || !this.#o.contentChecksum)
     this.#log = new RateLimitedLog(opts.logger ?? silentLogger, this.#o.logIntervalMs)
     this.#onSeal = opts.onSeal

@@ -98,6 +98,7 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
     retainBytes: opts.retainBytes,
     retainFiles: opts.retainFiles,
     fsync: opts.fsync,
+    compressThread: opts.compressThread,
     maxPendingBytes: opts.maxPendingBytes,
     blockChecksum: opts.blockChecksum,
     recover: opts.recover,

@@ -31,7 +31,7 @@ export interface MatchOptions {
 /** The archive writer's options the plugin passes through (documented in ArchiveWriterOptions). */
 export type ArchiveOptions = Partial<Pick<ArchiveWriterOptions,
   'codec' | 'batchBytes' | 'flushMs' | 'rotateBytes' | 'rotateMs' | 'retainBytes' | 'retainFiles' | 'fsync' |
-  'maxPendingBytes' | 'blockChecksum' | 'recover'>>
+  'maxPendingBytes' | 'blockChecksum' | 'recover' | 'compressThread'>>
 
 export interface BlackholeOptions extends ArchiveOptions {
   /** Directory for archive files. Required unless `writer` is given. */
@@ -182,7 +182,7 @@ function redact (v: unknown, defaults: string[]): ResolvedRedact | null {
 
 const KNOWN = new Set([
   'dir', 'writer', 'codec', 'batchBytes', 'flushMs', 'rotateBytes', 'rotateMs', 'retainBytes', 'retainFiles', 'fsync',
-  'maxPendingBytes', 'blockChecksum', 'recover', 'sample', 'sampleBy', 'maxPerSecond', 'include', 'exclude', 'redact', 'maxBodyBytes',
+  'maxPendingBytes', 'blockChecksum', 'recover', 'compressThread', 'sample', 'sampleBy', 'maxPerSecond', 'include', 'exclude', 'redact', 'maxBodyBytes',
   'recordResponse', 'idHeader', 'originalUriHeader', 'logIntervalMs', 'upload'
 ])
 
