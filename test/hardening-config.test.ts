@@ -134,6 +134,7 @@ const PLUGIN_BAD: Record<string, Array<[unknown, string]>> = {
   maxPendingBytes: [[0, 'maxPendingBytes'], [Infinity, 'maxPendingBytes']],
   blockChecksum: [[1, 'blockChecksum']],
   recover: [['no', 'recover']],
+  compressThread: [['yes', 'compressThread']],
   sample: [[2, 'sample'], [-0.1, 'sample'], ['1', 'sample']],
   sampleBy: [['cookie', 'sampleBy'], [{ header: 'a b' }, 'sampleBy.header']],
   maxPerSecond: [[-1, 'maxPerSecond'], [0.5, 'maxPerSecond']],
