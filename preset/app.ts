@@ -147,7 +147,12 @@ async function blackholePreset (fastify: FastifyInstance, rawOpts: PresetOptions
 // Not encapsulated: the `sink` and `archive` decorators reach the instance the preset is registered on.
 export default fp(blackholePreset, { fastify: '5.x', name: 'fastify-blackhole-preset' })
 
-// fastify-cli: the server options used with `fastify start -o`.
+// fastify-cli: the server options used with `fastify start -o`, with the timeouts of
+// `blackhole serve` (docs/cli.md): headers within 30 s, whole requests within 300 s, checked
+// every second.
 export const options = {
-  bodyLimit: 64 << 20
+  bodyLimit: 64 << 20,
+  requestTimeout: 300_000,
+  keepAliveTimeout: 72_000,
+  http: { headersTimeout: 30_000, connectionsCheckingInterval: 1000 }
 }
