@@ -32,12 +32,12 @@ export interface ServeOptions {
 }
 
 /** The archive directory exists (or is created, mode 0700) and can be written: else one line, exit 2. */
-function checkArchiveDir (out: string): void {
+function checkArchiveDir (out: string, flag = '--out'): void {
   try {
     mkdirSync(out, { recursive: true, mode: 0o700 })
     accessSync(out, fsConstants.W_OK | fsConstants.X_OK)
   } catch (err) {
-    throw new UsageError(`--out: cannot use archive directory ${path.resolve(out)}: ${(err as Error).message}`)
+    throw new UsageError(`${flag}: cannot use archive directory ${path.resolve(out)}: ${(err as Error).message}`)
   }
 }
 
@@ -76,7 +76,7 @@ export async function buildServer (o: ServeOptions): Promise<FastifyInstance> {
   } else {
     app = Fastify(base)
   }
-  if (preset.record) checkArchiveDir(preset.out)
+  if (preset.record) checkArchiveDir(preset.out, preset.upload !== null ? '--staging' : '--out')
   try {
     await app.register(blackholePreset, o.preset)
   } catch (err) {
@@ -153,7 +153,7 @@ export async function serve (o: ServeOptions): Promise<void> {
   }
   const p = normalizePresetOptions(o.preset)
   if (p.record) {
-    checkArchiveDir(p.out)
+    checkArchiveDir(p.out, p.upload !== null ? '--staging' : '--out')
     for (const r of await recoverTmpFiles(p.out)) {
       process.stderr.write(r.error ? `blackhole: could not recover ${r.file}: ${r.error.message}\n` : `blackhole: recovered ${r.records} records from ${r.file}\n`)
     }
