@@ -21,7 +21,11 @@ import { cleanEnv, freePort, listDir, rmDir, runCli, tmpDir } from './fixtures-p
 const BAD: Record<string, string[] | null> = {
   port: ['x', '70000', '-1'],
   host: ['nosuchhost.invalid'],
-  out: ['$FILE/sub'],
+  out: ['$FILE/sub', 's3://', 's3://b/p'],
+  staging: ['$FILE/sub'],
+  's3-endpoint': ['notaurl', 'ftp://x'],
+  's3-force-path-style': ['maybe'],
+  's3-host-id': ['bad/id'],
   record: ['maybe'],
   workers: ['0', 'two', '300'],
   'body-limit': ['lots', '0', '-5'],
@@ -56,6 +60,10 @@ const BAD: Record<string, string[] | null> = {
 
 /** Flags that need a partner to reach their own check. */
 const PARTNER: Record<string, string[]> = {
+  // The S3 flags apply only with an s3:// --out (alone they are refused, which is checked too).
+  staging: ['--out', 's3://bucket-one/p'],
+  's3-endpoint': ['--out', 's3://bucket-one/p'],
+  's3-host-id': ['--out', 's3://bucket-one/p'],
   'tls-cert': ['--tls-key', '/nonexistent/key.pem'],
   'tls-key': ['--tls-cert', '/nonexistent/cert.pem']
 }
@@ -73,7 +81,9 @@ async function cases (file: string): Promise<Case[]> {
       const v = raw.replace('$FILE', file)
       if (spec.type === 'string') out.push({ label: `--${name} ${JSON.stringify(v)}`, args: [`--${name}`, v, ...(PARTNER[name] ?? [])], env: {}, names })
       if (spec.env !== undefined && v.trim() !== '') {
-        const partnerEnv: Record<string, string> = name === 'tls-cert' ? { BLACKHOLE_TLS_KEY: '/nonexistent/key.pem' } : name === 'tls-key' ? { BLACKHOLE_TLS_CERT: '/nonexistent/cert.pem' } : {}
+        const partnerEnv: Record<string, string> = name === 'tls-cert'
+          ? { BLACKHOLE_TLS_KEY: '/nonexistent/key.pem' }
+          : name === 'tls-key' ? { BLACKHOLE_TLS_CERT: '/nonexistent/cert.pem' } : PARTNER[name]?.[0] === '--out' ? { BLACKHOLE_OUT: PARTNER[name][1] } : {}
         out.push({ label: `${spec.env}=${JSON.stringify(v)}`, args: [], env: { [spec.env]: v, ...partnerEnv }, names })
       }
     }
@@ -145,7 +155,8 @@ const PLUGIN_BAD: Record<string, Array<[unknown, string]>> = {
   recordResponse: [['yes', 'recordResponse']],
   idHeader: [['bad header', 'idHeader'], [7, 'idHeader']],
   originalUriHeader: [['x:y', 'originalUriHeader'], [true, 'originalUriHeader']],
-  logIntervalMs: [[-1, 'logIntervalMs'], ['10s', 'logIntervalMs']]
+  logIntervalMs: [[-1, 'logIntervalMs'], ['10s', 'logIntervalMs']],
+  upload: [[42, 'upload'], ['http://bucket-one/p', 'upload'], [{ url: 's3://bucket-one/p', hostId: 'a/b' }, 'upload.hostId']]
 }
 
 describe('plugin: every invalid option', () => {
