@@ -3,6 +3,7 @@
 // once Fastify's JSON/text parsers call setEncoding('utf8'), and a PassThrough would cost a
 // stream per request. Content-type parsers, bodyLimit and backpressure see nothing different.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 
 export const kCapture = Symbol('fastify-blackhole.capture')
@@ -10,7 +11,8 @@ export const kCapture = Symbol('fastify-blackhole.capture')
 type PushFn = (chunk: unknown, encoding?: BufferEncoding) => boolean
 type TeeStream = Readable & { [kCapture]?: Capture, push: PushFn, complete?: boolean }
 type CapturedResponse = ServerResponse & { [kCapture]?: Capture }
-type CapturedSocket = NonNullable<IncomingMessage['socket']> & { [kCapture]?: Capture }
+const kCaptures = Symbol('fastify-blackhole.captures')
+type CapturedSocket = NonNullable<IncomingMessage['socket']> & { [kCaptures]?: Capture[] }
 
 export class Capture {
   readonly chunks: Buffer[] = []
@@ -23,6 +25,10 @@ export class Capture {
   done = false
   status = 0
   endNs = 0n
+  /** Close listeners on the request and response themselves (HTTP/2, inject), not only on the connection. */
+  streamListeners = false
+  /** Listed on its connection, which finishes it when it closes. */
+  onSocket = false
   readonly origPush: PushFn
 
   constructor (
@@ -45,7 +51,6 @@ export class Capture {
     this.kept += part.length
   }
 
-  /** Part of the body is missing: over maxBodyBytes, or the request never completed. */
   /**
    * The response went out before the body ended (the app answered early, e.g. 413): the request
    * stream may never end or close now, so the connection closing finishes the capture too.
@@ -56,8 +61,7 @@ export class Capture {
       this.finish()
       return
     }
-    socket[kCapture] = this
-    socket.on('close', onSocketClose)
+    if (!this.onSocket) watchSocket(socket, this)
   }
 
   get truncated (): boolean {
@@ -74,12 +78,18 @@ export class Capture {
     this.raw.push = this.origPush
     this.raw[kCapture] = undefined
     this.res[kCapture] = undefined
-    this.raw.removeListener('close', onRequestClose)
-    this.res.removeListener('close', onResponseClose)
-    const socket = (this.raw as unknown as IncomingMessage).socket as CapturedSocket | null
-    if (socket?.[kCapture] === this) {
-      socket[kCapture] = undefined
-      socket.removeListener('close', onSocketClose)
+    if (this.streamListeners) {
+      this.raw.removeListener('close', onRequestClose)
+      this.res.removeListener('close', onResponseClose)
+    }
+    if (this.onSocket) {
+      this.onSocket = false
+      const list = ((this.raw as unknown as IncomingMessage).socket as CapturedSocket)[kCaptures] as Capture[]
+      const i = list.indexOf(this)
+      if (i >= 0) {
+        list[i] = list[list.length - 1]
+        list.pop()
+      }
     }
     this.onDone(this)
   }
@@ -118,7 +128,23 @@ function onResponseClose (this: CapturedResponse): void {
 }
 
 function onSocketClose (this: CapturedSocket): void {
-  this[kCapture]?.finish()
+  const list = this[kCaptures]
+  if (list !== undefined) for (const cap of list.slice()) cap.finish()
+}
+
+/**
+ * On an HTTP/1 connection a request or response cut off before its end is always the
+ * connection closing, so one close listener per connection, added once, stands in for close
+ * listeners on every request and response. (Pipelined requests can be open together.)
+ */
+function watchSocket (socket: CapturedSocket, cap: Capture): void {
+  let list = socket[kCaptures]
+  if (list === undefined) {
+    list = socket[kCaptures] = []
+    socket.on('close', onSocketClose)
+  }
+  list.push(cap)
+  cap.onSocket = true
 }
 
 /** Chunks already buffered in the stream before the tee was installed (an async hook ran first). */
@@ -147,10 +173,17 @@ export function startCapture (raw: IncomingMessage, res: ServerResponse, startNs
   if (raw.complete || (raw.httpVersionMajor < 2 && h['transfer-encoding'] === undefined && (h['content-length'] === undefined || h['content-length'] === '0'))) cap.ended = true
   stream[kCapture] = cap
   stream.push = teePush
-  // `on`, not `once`: finish() removes them, and once() would allocate a wrapper for each.
-  stream.on('close', onRequestClose)
   const response = res as CapturedResponse
   response[kCapture] = cap
-  response.on('close', onResponseClose)
+  const socket = raw.socket as CapturedSocket | null
+  if (raw.httpVersionMajor < 2 && socket instanceof Socket) {
+    watchSocket(socket, cap)
+  } else {
+    // HTTP/2 streams end alone (RST_STREAM) while the session lives on, and inject's fake
+    // socket never closes. `on`, not `once`: finish() removes them, without a wrapper each.
+    cap.streamListeners = true
+    stream.on('close', onRequestClose)
+    response.on('close', onResponseClose)
+  }
   return cap
 }

@@ -541,3 +541,27 @@ test('an async onRequest hook registered before the plugin does not lose body by
   assert.equal(recs[1].bodyTruncated, false)
   assert.equal(recs[1].bodyLength, big.length)
 })
+
+test('keep-alive: one close listener per connection however many requests it carries, each recorded', T, async t => {
+  const scope = new Scope(t)
+  const dir = await scope.dir('keepalive')
+  const app = scope.fastify()
+  await app.register(blackhole, { dir })
+  app.post('/count', async (request) => ({ close: request.raw.socket.listenerCount('close') }))
+  const port = await listen(app)
+  const { Client } = await import('undici')
+  const client = new Client(`http://127.0.0.1:${port}`, { pipelining: 1 })
+  t.after(() => client.destroyed ? undefined : client.destroy())
+  const counts: number[] = []
+  for (let i = 0; i < 40; i++) {
+    const res = await client.request({ method: 'POST', path: '/count', headers: { 'content-type': 'application/json', 'x-request-id': `k${i}` }, body: JSON.stringify({ i }) })
+    counts.push((await res.body.json() as { close: number }).close)
+  }
+  // The same count for the 1st and the 40th request: nothing piles up on the socket.
+  assert.equal(new Set(counts).size, 1, `close listeners per request: ${counts.join(',')}`)
+  await client.close()
+  await app.close()
+  const recs = await records(dir)
+  assert.deepEqual(recs.map(r => r.id), Array.from({ length: 40 }, (_, i) => `k${i}`))
+  recs.forEach((r, i) => assert.equal(Buffer.from(r.body).toString(), JSON.stringify({ i })))
+})
