@@ -312,6 +312,31 @@ describe('archive reader fuzzing', () => {
     assert.deepEqual(failures, [], failures.join('\n'))
   })
 
+  test('recovery regression corpus (recover-*.bin): what was sealed wrongly before the fix now passes verify', async t => {
+    const dir = await tmpDir('fuzz-recover-corpus')
+    t.after(() => rmDir(dir))
+    const files = corpusFiles().filter(f => f.name.startsWith('recover-'))
+    assert.ok(files.length >= 2)
+    // Whole records each input must keep: the first frame and the blocks after it / the four records before the damaged one.
+    const expected: Record<string, (n: number) => boolean> = {
+      'recover-lz4-second-frame-cut.bin': n => n > 12 && n < 24,
+      'recover-raw-bad-fifth-record.bin': n => n === 4
+    }
+    for (const [i, f] of files.entries()) {
+      const ext = f.name.includes('-raw-') ? '.fbf' : '.fbf.lz4'
+      const tmp = path.join(dir, `requests_20260101000000_999999-${i.toString(16).padStart(8, '0')}${ext}.tmp`)
+      await writeFile(tmp, f.bytes)
+      const r = await recoverTmpFile(tmp)
+      assert.equal(r.error, undefined, `${f.name}: ${r.error?.message}`)
+      assert.ok(r.sealed !== undefined, `${f.name}: nothing sealed`)
+      const v = await verifyFile(r.sealed, 256 << 20)
+      t.diagnostic(`${f.name}: kept ${r.records} records, dropped ${r.droppedBytes} bytes (${r.cut ?? 'whole'})`)
+      assert.ok(v.ok, `${f.name}: ${v.problems.join('; ')}`)
+      assert.equal(v.records, r.records)
+      assert.ok(expected[f.name]?.(r.records) ?? true, `${f.name}: kept ${r.records} records`)
+    }
+  })
+
   test('crash recovery on 600 damaged .tmp files: never throws, and whatever it seals passes verify', async t => {
     const dir = await tmpDir('fuzz-recover')
     t.after(() => rmDir(dir))
