@@ -185,10 +185,14 @@ class FileSource {
 }
 
 /** Cuts a continuous record stream, fed in chunks, into `[u64 length][record]` records. */
+const INITIAL_RECORD_BYTES = 1 << 20
+
 class RecordSplitter {
   #lenBuf = Buffer.alloc(8)
   #lenHave = 0
   #rec: Uint8Array | null = null
+  /** Declared length of the record being assembled (#rec grows towards it as bytes arrive). */
+  #recLen = 0
   #recHave = 0
   /** Stream offset of the next byte fed. */
   streamOffset = 0
@@ -238,15 +242,23 @@ class RecordSplitter {
           yield { file: this.file, streamOffset: this.recordStart, fileOffset: this.recordFileOffset, bytes }
           continue
         }
-        this.#rec = new Uint8Array(lo)
+        // A damaged length prefix can claim up to maxRecordBytes: memory follows the bytes
+        // that really arrive, not the claim.
+        this.#rec = new Uint8Array(Math.min(lo, INITIAL_RECORD_BYTES))
+        this.#recLen = lo
         this.#recHave = 0
       }
-      const rec = this.#rec
-      const n = Math.min(rec.length - this.#recHave, chunk.length - at)
+      let rec = this.#rec
+      const n = Math.min(this.#recLen - this.#recHave, chunk.length - at)
+      if (this.#recHave + n > rec.length) {
+        const grown = new Uint8Array(Math.min(this.#recLen, Math.max(rec.length * 2, this.#recHave + n)))
+        grown.set(rec.subarray(0, this.#recHave))
+        rec = this.#rec = grown
+      }
       rec.set(chunk.subarray(at, at + n), this.#recHave)
       this.#recHave += n
       at += n
-      if (this.#recHave === rec.length) {
+      if (this.#recHave === this.#recLen) {
         this.#rec = null
         this.#lenHave = 0
         yield { file: this.file, streamOffset: this.recordStart, fileOffset: this.recordFileOffset, bytes: rec }
