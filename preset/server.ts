@@ -148,7 +148,14 @@ export async function serve (o: ServeOptions): Promise<void> {
     return
   }
   if (cluster.isWorker) {
-    await startStandalone({ ...o, preset: { ...o.preset, recover: false } }, { quietBanner: true, ignoreSigint: true })
+    try {
+      await startStandalone({ ...o, preset: { ...o.preset, recover: false } }, { quietBanner: true, ignoreSigint: true })
+    } catch (err) {
+      if (!(err instanceof UsageError) || process.send === undefined) throw err
+      // A start-up problem (port in use...): the primary reports it once and stops; the IPC
+      // channel would otherwise keep this worker alive without a server.
+      process.send({ blackholeStartError: err.message }, () => process.exit(2))
+    }
     return
   }
   const p = normalizePresetOptions(o.preset)
@@ -161,6 +168,7 @@ export async function serve (o: ServeOptions): Promise<void> {
   let stopping = false
   let quickExits = 0
   let failed = false
+  let startError = false
   const startedAt = new Map<number, number>()
   const fork = (): void => {
     const w = cluster.fork()
@@ -171,7 +179,7 @@ export async function serve (o: ServeOptions): Promise<void> {
     startedAt.delete(w.id)
     if (stopping) {
       if (code !== 0) failed = true
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(failed ? 1 : 0)
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(startError ? 2 : failed ? 1 : 0)
       return
     }
     process.stderr.write(`blackhole: worker ${w.process.pid} exited (${signal ?? code})\n`)
@@ -188,9 +196,15 @@ export async function serve (o: ServeOptions): Promise<void> {
     if (stopping) return
     stopping = true
     const workers = Object.values(cluster.workers ?? {})
-    if (workers.length === 0) process.exit(failed ? 1 : 0)
+    if (workers.length === 0) process.exit(startError ? 2 : failed ? 1 : 0)
     for (const w of workers) w?.process.kill('SIGTERM')
   }
+  cluster.on('message', (_w, msg: { blackholeStartError?: unknown } | null) => {
+    if (typeof msg?.blackholeStartError !== 'string' || startError) return
+    startError = true
+    process.stderr.write(`blackhole serve: ${msg.blackholeStartError}\n`)
+    stop()
+  })
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
   let listening = 0
