@@ -7,6 +7,7 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
+import net from 'node:net'
 import path from 'node:path'
 import Fastify from 'fastify'
 import blackhole, { type BlackholeOptions } from '../plugin/index.js'
@@ -126,6 +127,27 @@ describe('blackhole serve: every invalid flag and variable', () => {
     }
     await Promise.all([worker(), worker(), worker()])
     assert.deepEqual(failures, [], failures.join('\n'))
+  })
+})
+
+describe('blackhole serve: start-up failures', () => {
+  test('the port in use: one line naming it, exit 2, also with --workers 2 (no worker left running, no crash loop)', async t => {
+    const dir = await tmpDir('hard-cfg-port')
+    t.after(() => rmDir(dir))
+    const taken = net.createServer()
+    await new Promise<void>(resolve => taken.listen(0, '127.0.0.1', resolve))
+    t.after(() => taken.close())
+    const port = (taken.address() as net.AddressInfo).port
+    for (const extra of [[], ['--workers', '2']]) {
+      const t0 = Date.now()
+      const r = await runCli(['serve', '--host', '127.0.0.1', '--port', String(port), '--out', path.join(dir, 'a'), '--stats-interval', '0', ...extra], cleanEnv(), 20_000)
+      const lines = r.stderr.split('\n').filter(l => l !== '')
+      t.diagnostic(`${extra.join(' ') || 'one process'}: exit ${JSON.stringify(r.exit)} after ${Date.now() - t0} ms: ${lines.join(' | ')}`)
+      assert.equal(r.exit.code, 2, r.stderr)
+      assert.equal(lines.length, 1, r.stderr)
+      assert.match(lines[0], new RegExp(`--port.*EADDRINUSE|${port}.*EADDRINUSE`))
+      assert.doesNotMatch(r.stdout, /listening on/)
+    }
   })
 })
 
