@@ -5,7 +5,7 @@
 // Guarantees: append() never blocks and never throws for I/O reasons; memory held by queued
 // batches is bounded (past it records are dropped and counted); a write error costs the records
 // of that batch only, and the file is cut back to its last whole block so it stays readable.
-import { close, fdatasync, fdatasyncSync, ftruncate, mkdirSync, openSync, renameSync, write, writeSync, open as openCb } from 'node:fs'
+import { close, fdatasync, fdatasyncSync, fstat, ftruncate, mkdirSync, openSync, renameSync, write, writeSync, open as openCb } from 'node:fs'
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
@@ -138,6 +138,7 @@ const openP = promisify(openCb)
 const closeP = promisify(close)
 const ftruncateP = promisify(ftruncate)
 const fdatasyncP = promisify(fdatasync)
+const fstatP = promisify(fstat)
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms).unref())
 
 export class ArchiveWriter {
@@ -160,6 +161,8 @@ export class ArchiveWriter {
   #inFlight: { batch: Batch, data: Buffer | null, pos: number } | null = null
   #loop: Promise<void> | null = null
   #rotateWanted = false
+  /** The timer asks the write loop to check that the open file still has a name. */
+  #checkWanted = false
   #closing: Promise<void> | null = null
   #closed = false
   #timer: NodeJS.Timeout | null = null
@@ -313,6 +316,10 @@ export class ArchiveWriter {
   async #drain (): Promise<void> {
     await this.#ready.catch(() => {})
     for (;;) {
+      if (this.#checkWanted) {
+        this.#checkWanted = false
+        await this.#checkLinked()
+      }
       const batch = this.#queue.shift()
       if (batch !== undefined) {
         await this.#writeBatch(batch)
@@ -493,6 +500,35 @@ export class ArchiveWriter {
     }
   }
 
+  /**
+   * The archive directory or the open file was removed (rm -rf): writes to the open descriptor
+   * still succeed but reach no file. Found once per tick, so at most a tick of records is lost,
+   * counted as dropped; the next batch opens a new file (and directory).
+   */
+  async #checkLinked (): Promise<void> {
+    const file = this.#file
+    if (file === null) return
+    let nlink = 1
+    try {
+      nlink = (await fstatP(file.fd)).nlink
+    } catch {
+      return
+    }
+    if (nlink > 0 || this.#file !== file) return
+    this.#file = null
+    liveTmpFiles.delete(file.tmpPath)
+    await closeP(file.fd).catch(() => {})
+    this.#lost(file, 'removed')
+  }
+
+  /** The records of a file that can no longer be sealed were written for nothing. */
+  #lost (file: OpenFile, why: string): void {
+    this.#stats.writeErrors++
+    this.#stats.recordsWritten -= file.records
+    this.#stats.dropped.writeError += file.records
+    this.#log.error(`lost-${why}`, `archive file ${file.tmpPath} was ${why} before it was sealed: ${file.records} records lost`)
+  }
+
   #failBatch (batch: Batch, err: NodeJS.ErrnoException, op: string): void {
     this.#stats.writeErrors++
     this.#stats.dropped.writeError += batch.records
@@ -504,10 +540,18 @@ export class ArchiveWriter {
     if (file === null) return
     this.#file = null
     liveTmpFiles.delete(file.tmpPath)
+    let open = true
+    const closeOnce = async (): Promise<void> => {
+      // Never twice: the number may already belong to another file.
+      if (open) {
+        open = false
+        await closeP(file.fd)
+      }
+    }
     try {
       if (file.records === 0) {
-        await closeP(file.fd)
-        await unlink(file.tmpPath)
+        await closeOnce()
+        await unlink(file.tmpPath).catch(() => {})
         return
       }
       if (this.codec) {
@@ -517,14 +561,18 @@ export class ArchiveWriter {
         this.#stats.bytesOut += end.length
       }
       if (this.#o.fsync) await fdatasyncP(file.fd)
-      await closeP(file.fd)
+      await closeOnce()
       await rename(file.tmpPath, file.finalPath)
       if (this.#o.fsync) await this.#syncDir()
       this.#sealed(file)
     } catch (err) {
-      this.#stats.writeErrors++
-      this.#log.error('seal', `could not seal ${file.tmpPath}; it will be recovered at the next start`, err as Error)
-      await closeP(file.fd).catch(() => {})
+      await closeOnce().catch(() => {})
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.#lost(file, 'removed')
+      } else {
+        this.#stats.writeErrors++
+        this.#log.error('seal', `could not seal ${file.tmpPath}; it will be recovered at the next start`, err as Error)
+      }
     }
     await this.#retain()
   }
@@ -585,6 +633,10 @@ export class ArchiveWriter {
 
   #tick (): void {
     if (this.#closed) return
+    if (this.#file !== null) {
+      this.#checkWanted = true
+      this.#kick()
+    }
     if (this.#o.flushMs > 0) this.#sealBatch()
     if (this.#file !== null && this.#due(this.#file)) {
       this.#rotateWanted = true

@@ -2,7 +2,7 @@
 // errors, flushSync and stats. Every file written here is read back with readArchive.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { ArchiveWriter, type SealedFile } from '../lib/archive-writer.js'
@@ -440,6 +440,30 @@ describe('ArchiveWriter write errors', () => {
     await w.close()
     assert.equal(w.stats().filesSealed, 0)
     assert.equal((await readFile(blocker, 'utf8')), 'not a directory')
+  })
+
+  test('the open file removed (rm -rf of the directory): its records counted as lost within a tick, a new file follows', async (t) => {
+    const base = await tmpDir('unlinked')
+    t.after(() => rmDir(base))
+    const dir = path.join(base, 'a')
+    const log = fakeLogger()
+    const w = new ArchiveWriter({ dir, flushMs: 50, rotateMs: 0, logger: log })
+    for (let i = 0; i < 10; i++) w.append(encoded(i))
+    await w.flush()
+    assert.equal(w.stats().recordsWritten, 10)
+    await rm(dir, { recursive: true, force: true })
+    await sleep(200) // a few ticks: the writer sees the file has no name any more
+    const s = w.stats()
+    assert.equal(s.recordsWritten, 0)
+    assert.equal(s.dropped.writeError, 10)
+    assert.equal(s.currentFile, null)
+    assert.ok(log.calls.some(c => c.level === 'error' && /10 records lost/.test(c.msg ?? '')), JSON.stringify(log.calls))
+    for (let i = 10; i < 15; i++) w.append(encoded(i))
+    await w.close()
+    const names = await listDir(dir)
+    assert.equal(names.length, 1)
+    assert.deepEqual(await readUris(path.join(dir, names[0])), uriRange(10, 15))
+    assert.equal(w.stats().recordsWritten, 5)
   })
 
   test('repeated failures: at most one error line per logIntervalMs, suppressed ones counted', async (t) => {

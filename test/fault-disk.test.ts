@@ -240,6 +240,9 @@ describe('unwritable or vanished directory', () => {
     await rm(out, { recursive: true, force: true })
     const p2 = await phase('vanished', 100)
     await sleep(1300)
+    // Counted now: the next step deletes the directory again, and what it held with it.
+    const vanishedRecorded = new Set((await readRecords(out)).map(r => r.uri))
+    const recordedP2 = [...p2.okPaths].filter(p => vanishedRecorded.has(p)).length
     // The directory came back (the writer recreates it for its next file): now a file takes its place.
     await rm(out, { recursive: true, force: true })
     await writeFile(out, 'not a directory')
@@ -259,20 +262,18 @@ describe('unwritable or vanished directory', () => {
     await verifyAll(out)
     const uris = new Set((await readRecords(out)).map(r => r.uri))
     const count = (paths: Set<string>): number => [...paths].filter(p => uris.has(p)).length
-    for (const [name, p] of [['vanished', p2], ['file', p3], ['back', p4]] as const) account(t, name, { sent: p.sent, acked: p.ok, recorded: count(p.okPaths) })
+    account(t, 'vanished', { sent: p2.sent, acked: p2.ok, recorded: recordedP2 })
+    for (const [name, p] of [['file', p3], ['back', p4]] as const) account(t, name, { sent: p.sent, acked: p.ok, recorded: count(p.okPaths) })
     assert.equal(count(p4.okPaths), 100, 'recording did not resume once the directory could be created again')
     assert.equal((await listDir(out)).filter(isTmp).length, 0)
     t.diagnostic(`error log lines: ${JSON.stringify(errorLines(s.proc.stdout))}`)
-    vanished.lost = (p2.ok - count(p2.okPaths)) + (p3.ok - count(p3.okPaths))
+    vanished.lost = (p2.ok - recordedP2) + (p3.ok - count(p3.okPaths))
     vanished.counted = mid.archive.recordsDropped
   })
 
   test('records lost with a removed directory are counted as dropped', t => {
     t.diagnostic(`lost ${vanished.lost}, counted as dropped ${vanished.counted}`)
-    // Known finding in lib/archive-writer.ts (not editable here): records written into the open
-    // .tmp of a directory that was removed count as written; the failed seal (rename ENOENT)
-    // counts one write error but not its records.
-    if (vanished.lost > vanished.counted) t.todo('see findings: archive-writer counts records of an unlinked file as written')
+    // The writer notices a removed file within a tick (fstat nlink 0) or at its seal (ENOENT).
     assert.ok(vanished.lost <= vanished.counted, `${vanished.lost} acknowledged records lost, ${vanished.counted} counted as dropped`)
   })
 
