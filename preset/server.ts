@@ -165,6 +165,15 @@ export async function serve (o: ServeOptions): Promise<void> {
       process.stderr.write(r.error ? `blackhole: could not recover ${r.file}: ${r.error.message}\n` : `blackhole: recovered ${r.records} records from ${r.file}\n`)
     }
   }
+  const recoverDead = async (): Promise<void> => {
+    try {
+      for (const r of await recoverTmpFiles(p.out, { skipLive: true })) {
+        process.stderr.write(r.error ? `blackhole: could not recover ${r.file}: ${r.error.message}\n` : `blackhole: recovered ${r.records} records from ${r.file}\n`)
+      }
+    } catch (err) {
+      process.stderr.write(`blackhole: recovery of ${p.out} failed: ${(err as Error).message}\n`)
+    }
+  }
   let stopping = false
   let quickExits = 0
   let failed = false
@@ -183,6 +192,8 @@ export async function serve (o: ServeOptions): Promise<void> {
       return
     }
     process.stderr.write(`blackhole: worker ${w.process.pid} exited (${signal ?? code})\n`)
+    // Its unsealed file is recovered now, not at the next start (files of live workers are skipped).
+    if (p.record) recoverDead().catch(() => {})
     quickExits = lived < QUICK_EXIT_MS ? quickExits + 1 : 0
     if (quickExits >= MAX_QUICK_EXITS) {
       process.stderr.write(`blackhole: workers keep failing at start (${MAX_QUICK_EXITS} in a row); stopping\n`)
