@@ -9,6 +9,7 @@
 //   acknowledged - recorded <= rate x (flushMs + slack), with the measured figures printed.
 import { test, describe, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import path from 'node:path'
@@ -123,6 +124,55 @@ function timedLoad (port: number, prefix: string, body: Buffer): { acks: Map<str
     }
   }
 }
+
+describe('crash of one worker, --workers 2', () => {
+  test('SIGKILL to a worker under load: it is replaced, its .tmp is recovered while the server runs, the rest keeps serving; lost records are from the last flush interval', async t => {
+    const dir = await tmpDir('fault-w2-kill')
+    t.after(() => rmDir(dir))
+    const s = await startServe(['--out', dir, '--workers', '2', '--flush-ms', '250'], { timeoutMs: 30_000 })
+    t.after(() => s.proc.stop(5000))
+    const workers = (): number[] => {
+      try {
+        return readFileSync(`/proc/${s.proc.pid}/task/${s.proc.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+      } catch {
+        return []
+      }
+    }
+    const before = workers()
+    assert.equal(before.length, 2, `workers: ${before.join(' ')}`)
+    // New connections per request would spread over both workers; keep-alive ones stick.
+    const load = timedLoad(s.port, '/wk/', Buffer.from('worker crash '.repeat(10)))
+    await sleep(1200)
+    const victim = before[0]
+    const killedAt = Date.now()
+    process.kill(victim, 'SIGKILL')
+    // Replaced, and its file recovered, while the other worker serves.
+    const deadline = Date.now() + 10_000
+    let recovered = false
+    while (Date.now() < deadline) {
+      const names = await listDir(dir)
+      recovered = names.some(n => isArchive(n) && pidOfFile(n) === victim) && !names.some(n => isTmp(n) && n.includes(`_${victim}-`))
+      if (recovered && workers().length === 2) break
+      await sleep(100)
+    }
+    const acksAtRecovery = load.acks.size
+    await sleep(500)
+    await load.stop()
+    s.proc.signal('SIGTERM')
+    const exit = await s.proc.waitExit(30_000)
+    assert.deepEqual(exit, { code: 0, signal: null }, s.proc.output)
+    assert.ok(recovered, `the killed worker's file was not recovered while running: ${(await listDir(dir)).join(' ')}\n${s.proc.stderr}`)
+    assert.ok(load.acks.size > acksAtRecovery, 'nothing answered after the crash')
+    assert.deepEqual((await listDir(dir)).filter(isTmp), [])
+    await verifyDir(dir)
+    const uris = new Set((await readRecords(dir)).map(r => r.uri))
+    const lostAges = [...load.acks].filter(([p]) => !uris.has(p)).map(([, at]) => killedAt - at)
+    const oldest = lostAges.length === 0 ? 0 : Math.max(...lostAges)
+    account(t, 'one worker killed', { sent: load.sent(), acked: load.acks.size, recorded: load.acks.size - lostAges.length })
+    t.diagnostic(`workers ${before.join(',')} -> ${workers().join(',') || '(stopped)'}; oldest lost acknowledgement ${oldest} ms before the kill; stderr: ${s.proc.stderr.trim().split('\n').join(' | ')}`)
+    assert.ok(oldest <= 500, `a record acknowledged ${oldest} ms before the kill was lost`)
+  })
+})
 
 describe('crash: SIGKILL at random moments under load', () => {
   const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 20)
