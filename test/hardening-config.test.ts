@@ -130,6 +130,52 @@ describe('blackhole serve: every invalid flag and variable', () => {
   })
 })
 
+describe('the other commands: every invalid flag value', () => {
+  test('one stderr line naming the flag, exit 2, before any file is read or written', async t => {
+    const dir = await tmpDir('hard-cfg-cmds')
+    t.after(() => rmDir(dir))
+    const file = path.join(dir, 'not-read.fbf.lz4') // never created: flags are checked first
+    const T = 'http://127.0.0.1:1'
+    const cases: Array<[string[], string]> = [
+      [['dump', '--limit', 'x', file], '--limit'], [['dump', '--max-body', 'lots', file], '--max-body'],
+      [['dump', '--max-record', '0', file], '--max-record'], [['dump', '--s3-endpoint', 'notaurl', file], '--s3-endpoint'],
+      [['verify', '--max-record', 'lots', file], '--max-record'],
+      [['export', '--har', path.join(dir, 'h'), '--jsonl', path.join(dir, 'j'), file], '--jsonl'], [['export', file], '--har'],
+      [['export', '--max-record', 'x', '--jsonl', '-', file], '--max-record'],
+      [['import', '--har', path.join(dir, 'x.har'), '--out', path.join(dir, 'imp'), '--codec', 'zstd'], '--codec'],
+      [['import', '--jsonl', '-', '--out', path.join(dir, 'imp'), '--max-har', '1GiB'], '--max-har'], [['import', '--out', path.join(dir, 'imp')], '--har'],
+      [['extract', '--max-record', 'x', '--id', 'i', file], '--max-record'], [['extract', file], '--id'],
+      [['stats', '--top', 'x', file], '--top'], [['stats', '--top', '0', file], '--top'],
+      [['replay', '--target', 'notaurl', file], '--target'], [['replay', '--target', T, '--concurrency', '0', file], '--concurrency'],
+      [['replay', '--target', T, '--rate', 'fast', file], '--rate'], [['replay', '--target', T, '--speed', 'x', file], '--speed'],
+      [['replay', '--target', T, '--max-wait', 'x', file], '--max-wait'], [['replay', '--target', T, '--connections', '0', file], '--connections'],
+      [['replay', '--target', T, '--loop', 'x', file], '--loop'], [['replay', '--target', T, '--duration', 'x', file], '--duration'],
+      [['replay', '--target', T, '--multiply', '0', file], '--multiply'], [['replay', '--target', T, '--path', '(', file], '--path'],
+      [['replay', '--target', T, '--header', 'x', file], '--header'], [['replay', '--target', T, '--since', 'yesterday', file], '--since'],
+      [['replay', '--target', T, '--until', 'x', file], '--until'], [['replay', '--target', T, '--limit', 'x', file], '--limit'],
+      [['replay', '--target', T, '--sample', '2', file], '--sample'], [['replay', '--target', T, '--seed', 'x', file], '--seed'],
+      [['replay', '--target', T, '--set-header', 'x', file], '--set-header'], [['replay', '--target', T, '--rewrite-path', 'x', file], '--rewrite-path'],
+      [['replay', '--target', T, '--timeout', 'x', file], '--timeout'], [['replay', '--target', T, '--fail-status', 'abc', file], '--fail-status'],
+      [['replay', '--target', T, '--max-errors', 'x', file], '--max-errors'], [['replay', '--target', T, '--max-mismatch', 'x', file], '--max-mismatch'],
+      [['replay', '--target', T, '--drain', 'x', file], '--drain'], [['replay', '--target', T, '--shard', '3/2', file], '--shard'],
+      [['replay', '--target', T, '--bogus', file], '--bogus']
+    ]
+    const failures: string[] = []
+    let next = 0
+    await Promise.all([0, 1, 2].map(async () => {
+      while (next < cases.length) {
+        const [args, flag] = cases[next++]
+        const r = await runCli(args, cleanEnv(), 20_000)
+        const lines = r.stderr.split('\n').filter(l => l !== '')
+        if (r.exit.code !== 2 || lines.length !== 1 || !lines[0].includes(flag)) failures.push(`${args.join(' ')}: exit ${JSON.stringify(r.exit)}, stderr ${JSON.stringify(r.stderr.slice(0, 300))}`)
+      }
+    }))
+    t.diagnostic(`${cases.length} bad flag values over dump, verify, export, import, extract, stats, replay`)
+    assert.deepEqual(failures, [], failures.join('\n'))
+    assert.deepEqual((await listDir(dir)).sort(), [], 'something was written')
+  })
+})
+
 describe('blackhole serve: start-up failures', () => {
   test('the port in use: one line naming it, exit 2, also with --workers 2 (no worker left running, no crash loop)', async t => {
     const dir = await tmpDir('hard-cfg-port')
