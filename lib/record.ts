@@ -149,22 +149,20 @@ function vectorRoom (length: number, terminated: boolean): number {
 
 const lengthOf = (v: Bytes): number => v === undefined ? -1 : v.length
 
-type VectorField = 'id' | 'method' | 'uri' | 'headers' | 'body' | 'remoteAddr' | 'httpVersion'
-
 /**
  * Writes `v` as a vector at `pos` and points its table field at it; returns the next free
  * position. Empty strings are stored (an absent field and "" read the same anyway).
  * `v` may also be rawHeaders pairs, written as a header block.
  */
-function putVector (out: Buffer, base: number, key: VectorField, pos: number, v: Bytes | readonly string[], terminated: boolean): number {
-  const slotAt = base + VTABLE + 4 + 2 * Field[key]
-  const fieldAt = base + TABLE + At[key]
+function putVector (out: Buffer, base: number, slot: number, at: number, pos: number, v: Bytes | readonly string[], terminated: boolean): number {
+  const slotAt = base + VTABLE + 4 + 2 * slot
+  const fieldAt = base + TABLE + at
   if (v === undefined) {
     out.writeUInt16LE(0, slotAt)
     out.writeUInt32LE(0, fieldAt)
     return pos
   }
-  out.writeUInt16LE(At[key], slotAt)
+  out.writeUInt16LE(at, slotAt)
   out.writeUInt32LE(pos - fieldAt, fieldAt)
   let end: number
   if (typeof v === 'string') end = putLatin1(out, v, pos + 4)
@@ -179,16 +177,27 @@ function putVector (out: Buffer, base: number, key: VectorField, pos: number, v:
   return end
 }
 
-function putU64 (out: Buffer, base: number, key: 'timeNs' | 'bodyLength' | 'responseTimeNs', v: bigint | undefined): void {
-  const present = v !== undefined && v !== 0n
-  out.writeUInt16LE(present ? At[key] : 0, base + VTABLE + 4 + 2 * Field[key])
-  out.writeBigUInt64LE(present ? BigInt.asUintN(64, v) : 0n, base + TABLE + At[key])
+// Buffer.writeBigUInt64LE splits the BigInt with BigInt arithmetic; DataView writes it natively.
+let viewed: ArrayBufferLike | null = null
+let view: DataView = new DataView(new ArrayBuffer(0))
+function dataView (out: Buffer): DataView {
+  if (out.buffer !== viewed) {
+    viewed = out.buffer
+    view = new DataView(out.buffer)
+  }
+  return view
 }
 
-function putU16 (out: Buffer, base: number, key: 'remotePort' | 'responseStatus', v: number | undefined): void {
+function putU64 (out: Buffer, base: number, slot: number, at: number, v: bigint | undefined): void {
+  const present = v !== undefined && v !== 0n
+  out.writeUInt16LE(present ? at : 0, base + VTABLE + 4 + 2 * slot)
+  dataView(out).setBigUint64(out.byteOffset + base + TABLE + at, present ? BigInt.asUintN(64, v) : 0n, true)
+}
+
+function putU16 (out: Buffer, base: number, slot: number, at: number, v: number | undefined): void {
   const present = v !== undefined && v !== 0
-  out.writeUInt16LE(present ? At[key] : 0, base + VTABLE + 4 + 2 * Field[key])
-  out.writeUInt16LE(present ? v & 0xFFFF : 0, base + TABLE + At[key])
+  out.writeUInt16LE(present ? at : 0, base + VTABLE + 4 + 2 * slot)
+  out.writeUInt16LE(present ? v & 0xFFFF : 0, base + TABLE + at)
 }
 
 /** A record's parts, ready to write: sized once, written once. */
@@ -228,23 +237,23 @@ export class PreparedRequest {
     out.fill(0, base + VTABLE + VTABLE_SIZE, base + TABLE)
     out.writeInt32LE(TABLE - VTABLE, base + TABLE)
     const body = r.body ?? null
-    putU16(out, base, 'remotePort', r.remotePort)
-    putU16(out, base, 'responseStatus', r.responseStatus)
-    putU64(out, base, 'timeNs', r.timeNs)
+    putU16(out, base, Field.remotePort, At.remotePort, r.remotePort)
+    putU16(out, base, Field.responseStatus, At.responseStatus, r.responseStatus)
+    putU64(out, base, Field.timeNs, At.timeNs, r.timeNs)
     const bodyLength = r.bodyLength ?? (body === null ? 0 : body.length)
     const storeLength = r.bodyTruncated === true || (body !== null && bodyLength !== body.length) || (body === null && bodyLength !== 0)
-    putU64(out, base, 'bodyLength', storeLength ? BigInt(bodyLength) : undefined)
-    putU64(out, base, 'responseTimeNs', r.responseTimeNs)
+    putU64(out, base, Field.bodyLength, At.bodyLength, storeLength ? BigInt(bodyLength) : undefined)
+    putU64(out, base, Field.responseTimeNs, At.responseTimeNs, r.responseTimeNs)
     let pos = base + VECTORS
-    pos = putVector(out, base, 'id', pos, this.id, true)
-    pos = putVector(out, base, 'method', pos, this.method, true)
-    pos = putVector(out, base, 'uri', pos, this.uri, true)
+    pos = putVector(out, base, Field.id, At.id, pos, this.id, true)
+    pos = putVector(out, base, Field.method, At.method, pos, this.method, true)
+    pos = putVector(out, base, Field.uri, At.uri, pos, this.uri, true)
     pos = this.rawHeadersLength >= 0
-      ? putVector(out, base, 'headers', pos, r.rawHeaders, true)
-      : putVector(out, base, 'headers', pos, this.headers, true)
-    pos = putVector(out, base, 'body', pos, body ?? undefined, false)
-    pos = putVector(out, base, 'remoteAddr', pos, this.remoteAddr, true)
-    pos = putVector(out, base, 'httpVersion', pos, this.httpVersion, true)
+      ? putVector(out, base, Field.headers, At.headers, pos, r.rawHeaders, true)
+      : putVector(out, base, Field.headers, At.headers, pos, this.headers, true)
+    pos = putVector(out, base, Field.body, At.body, pos, body ?? undefined, false)
+    pos = putVector(out, base, Field.remoteAddr, At.remoteAddr, pos, this.remoteAddr, true)
+    pos = putVector(out, base, Field.httpVersion, At.httpVersion, pos, this.httpVersion, true)
     const truncated = r.bodyTruncated === true
     out.writeUInt16LE(truncated ? At.bodyTruncated : 0, base + VTABLE + 4 + 2 * Field.bodyTruncated)
     out[base + TABLE + At.bodyTruncated] = truncated ? 1 : 0
