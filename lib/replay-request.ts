@@ -91,15 +91,27 @@ export class RequestShaper {
   readonly #remove: Set<string>
   readonly #set: Array<[string, string]>
   readonly #setNames: Set<string>
+  /** Shaped requests by record, when no set header uses a template (then shape depends on the record alone). */
+  readonly #shaped: WeakMap<DecodedRequest, OutgoingRequest> | null
 
   constructor (target: URL, private readonly rw: Rewrites = {}) {
     this.#base = target.pathname.replace(/\/+$/, '')
     this.#set = rw.setHeaders ?? []
+    // Loops and --multiply send the same record again: shape it once.
+    this.#shaped = this.#set.some(([, v]) => v.includes('{')) ? null : new WeakMap()
     this.#setNames = new Set(this.#set.map(([n]) => n.toLowerCase()))
     this.#remove = new Set((rw.removeHeaders ?? []).map(h => h.toLowerCase()))
   }
 
   shape (r: DecodedRequest, vars: TemplateVars): OutgoingRequest {
+    const known = this.#shaped?.get(r)
+    if (known !== undefined) return known
+    const req = this.#shape(r, vars)
+    this.#shaped?.set(r, req)
+    return req
+  }
+
+  #shape (r: DecodedRequest, vars: TemplateVars): OutgoingRequest {
     let path = targetPath(r.uri)
     for (const [from, to] of this.rw.rewritePath ?? []) path = path.replace(from, to)
     // `*` (OPTIONS *) stays as it is: the client cannot send it, and it is counted as invalid.

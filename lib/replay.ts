@@ -166,6 +166,9 @@ function send (pool: Pool, req: OutgoingRequest): Promise<number> {
   })
 }
 
+/** Records of an archive kept in memory between loops, at most (approximate bytes). */
+const LOOP_CACHE_BYTES = 256 << 20
+
 function histogram (): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 })
 }
@@ -231,20 +234,40 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
   // are spread over the gap to the next record (speed pacing) or over the rate's slots.
   async function * jobs (): AsyncGenerator<Job> {
     let loopStartMs = 0
+    // The records of a small archive are kept after the first loop, so later loops (and the
+    // shaped requests cached by record) skip reading, decompressing and decoding again.
+    const looping = opts.durationMs !== undefined || loops > 1
+    let cache: ArchiveRecord[] | null = looping ? [] : null
+    let cacheBytes = 0
+    let cacheComplete = false
     for (let loop = 0; opts.durationMs !== undefined || loop < loops; loop++) {
       if (stopped) break
       filter.reset()
+      const records = cacheComplete ? cache as ArchiveRecord[] : source()
+      const filling = loop === 0 && cache !== null
       let taken = 0
       let firstNs = -1n
       let prev: ArchiveRecord | null = null
       let prevDue = loopStartMs
       let virt = loopStartMs
       let lastNs = 0n
-      for await (const rec of source()) {
+      let ended = true
+      for await (const rec of records) {
+        if (filling && cache !== null) {
+          cacheBytes += rec.body.length + rec.headers.length + rec.uri.length + 256
+          if (cacheBytes <= LOOP_CACHE_BYTES) cache.push(rec)
+          else cache = null
+        }
         s.read++
-        if (stopped || performance.now() >= deadline) break
+        if (stopped || performance.now() >= deadline) {
+          ended = false
+          break
+        }
         if (!filter.match(rec)) continue
-        if (opts.limit !== undefined && taken >= opts.limit) break
+        if (opts.limit !== undefined && taken >= opts.limit) {
+          ended = false
+          break
+        }
         taken++
         s.matched++
         if (pacing.mode === 'speed') {
@@ -268,10 +291,19 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
         }
       }
       if (prev !== null) for (let c = 0; c < multiply; c++) yield { rec: prev, copy: c, loop, dueMs: prevDue }
+      if (filling) cacheComplete = ended && cache !== null
       loopStartMs = virt
       if (taken === 0) break // nothing matched: looping again would spin
       if (performance.now() >= deadline) break
     }
+  }
+
+  // Shaped requests are cached by record, and so is this check.
+  const checked = new WeakMap<OutgoingRequest, boolean>()
+  function invalid (req: OutgoingRequest): boolean {
+    let bad = checked.get(req)
+    if (bad === undefined) checked.set(req, bad = invalidReason(req) !== null)
+    return bad
   }
 
   async function sendOne (job: Job, dueAbs: number): Promise<void> {
@@ -283,7 +315,7 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
       opts.dryRun(req)
       return
     }
-    if (pool !== null && invalidReason(req) !== null) {
+    if (pool !== null && invalid(req)) {
       s.errors.invalid++
       return
     }

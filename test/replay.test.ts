@@ -9,8 +9,9 @@ import { cpSync, readdirSync, readlinkSync, statSync, truncateSync } from 'node:
 import path from 'node:path'
 import type { TestContext } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { ArchiveError } from '../lib/archive-reader.js'
+import { ArchiveError, type ArchiveRecord } from '../lib/archive-reader.js'
 import { replay, type ReplayOptions, type ReplaySummary } from '../lib/replay.js'
+import type { OutgoingRequest } from '../lib/replay-request.js'
 import type { DecodedRequest, RequestRecord } from '../lib/record.js'
 import blackholePreset from '../preset/app.js'
 import {
@@ -156,6 +157,30 @@ describe('library use', () => {
     assert.deepEqual(await paths('http://127.0.0.1:9/'), ['*', '/relative/x?y=1', '/p?q=1'])
     // `*` stays `*` under a base path too: it is not a path (the engine counts it as invalid).
     assert.deepEqual(await paths('http://127.0.0.1:9/base/'), ['*', '/base/relative/x?y=1', '/base/p?q=1'])
+  })
+
+  test('loops read the source once and reuse its records and shaped requests; a partial first loop does not', async () => {
+    const recs: RequestRecord[] = Array.from({ length: 5 }, (_, i) => ({ id: `r${i}`, method: 'POST', uri: `/l/${i}`, headers: 'Host: h\r\nX-A: 1\r\n\r\n', body: Buffer.from(`b${i}`) }))
+    let reads = 0
+    const records = async function * (): AsyncGenerator<ArchiveRecord> {
+      reads++
+      for (const r of recs) yield { ...decodedOf(r), file: 'mem', streamOffset: 0, fileOffset: 0 }
+    }
+    const sent: OutgoingRequest[] = []
+    const sum = await replay({ records, target: 'http://127.0.0.1:9/', loop: 3, dryRun: req => sent.push(req) })
+    assert.equal(reads, 1)
+    assert.equal(sum.read, 15)
+    assert.deepEqual(sent.map(r => r.path), [0, 1, 2].flatMap(() => recs.map(r => r.uri)))
+    assert.equal(sent[0], sent[5], 'the same record is shaped once')
+    // A template in a set header depends on the loop: shaped each time.
+    const templated: string[] = []
+    await replay({ records, target: 'http://127.0.0.1:9/', loop: 2, rewrite: { setHeaders: [['X-Loop', '{loop}']] }, dryRun: req => templated.push(req.headers[req.headers.indexOf('X-Loop') + 1]) })
+    assert.deepEqual(templated, ['0', '0', '0', '0', '0', '1', '1', '1', '1', '1'])
+    // --limit stops the first loop early: every loop reads again.
+    reads = 0
+    const limited = await replay({ records, target: 'http://127.0.0.1:9/', loop: 3, limit: 2, dryRun: () => {} })
+    assert.equal(reads, 3)
+    assert.equal(limited.sent, 6)
   })
 
   test('records from any async iterable; options are checked', async () => {
