@@ -187,7 +187,8 @@ export async function serve (o: ServeOptions): Promise<void> {
     const lived = Date.now() - (startedAt.get(w.id) ?? 0)
     startedAt.delete(w.id)
     if (stopping) {
-      if (code !== 0) failed = true
+      // A worker still starting when the SIGTERM came dies of it: it had nothing to seal.
+      if (code !== 0 && !(code === null && signal === 'SIGTERM')) failed = true
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(startError ? 2 : failed ? 1 : 0)
       return
     }
