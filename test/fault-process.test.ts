@@ -152,7 +152,8 @@ describe('crash of one worker, --workers 2', () => {
     while (Date.now() < deadline) {
       const names = await listDir(dir)
       recovered = names.some(n => isArchive(n) && pidOfFile(n) === victim) && !names.some(n => isTmp(n) && n.includes(`_${victim}-`))
-      if (recovered && workers().length === 2) break
+      // The replacement is serving once it logged its own "Server listening".
+      if (recovered && (s.proc.stdout.match(/Server listening/g) ?? []).length >= 3) break
       await sleep(100)
     }
     const acksAtRecovery = load.acks.size
@@ -171,6 +172,27 @@ describe('crash of one worker, --workers 2', () => {
     account(t, 'one worker killed', { sent: load.sent(), acked: load.acks.size, recorded: load.acks.size - lostAges.length })
     t.diagnostic(`workers ${before.join(',')} -> ${workers().join(',') || '(stopped)'}; oldest lost acknowledgement ${oldest} ms before the kill; stderr: ${s.proc.stderr.trim().split('\n').join(' | ')}`)
     assert.ok(oldest <= 500, `a record acknowledged ${oldest} ms before the kill was lost`)
+  })
+})
+
+describe('stop while a worker restarts', () => {
+  test('SIGTERM right after a worker died (its replacement still starting): exit 0, no .tmp', async t => {
+    const dir = await tmpDir('fault-w2-race')
+    t.after(() => rmDir(dir))
+    const s = await startServe(['--out', dir, '--workers', '2'], { timeoutMs: 30_000 })
+    t.after(() => s.proc.stop(5000))
+    const load = timedLoad(s.port, '/race/', Buffer.from('race'))
+    await sleep(500)
+    const children = readFileSync(`/proc/${s.proc.pid}/task/${s.proc.pid}/children`, 'utf8').trim().split(/\s+/).map(Number)
+    process.kill(children[0], 'SIGKILL')
+    await sleep(150) // the primary forks the replacement; it is still loading when the signal comes
+    s.proc.signal('SIGTERM')
+    const exit = await s.proc.waitExit(30_000)
+    await load.stop()
+    t.diagnostic(`stderr: ${s.proc.stderr.trim().split('\n').join(' | ')}`)
+    assert.deepEqual(exit, { code: 0, signal: null }, s.proc.output)
+    assert.deepEqual((await listDir(dir)).filter(isTmp), [])
+    await verifyDir(dir)
   })
 })
 
