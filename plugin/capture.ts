@@ -78,6 +78,7 @@ export class Capture {
     this.raw.push = this.origPush
     this.raw[kCapture] = undefined
     this.res[kCapture] = undefined
+    this.res.removeListener('finish', onResponseFinish)
     if (this.streamListeners) {
       this.raw.removeListener('close', onRequestClose)
       this.res.removeListener('close', onResponseClose)
@@ -121,7 +122,20 @@ function onRequestClose (this: TeeStream): void {
   if (cap !== undefined && !this.complete) cap.finish()
 }
 
-// A response that closes without finishing was cut off (client gone): no onResponse will come.
+// The response is out: its status and time are known. A body still arriving (the app answered
+// early) is recorded when it ends or the connection closes. (A listener on the sampled
+// responses only: an onResponse hook would make Fastify watch every response of the app.)
+function onResponseFinish (this: CapturedResponse): void {
+  const cap = this[kCapture]
+  if (cap === undefined || cap.done) return
+  cap.responded = true
+  cap.status = this.statusCode
+  cap.endNs = process.hrtime.bigint()
+  if (cap.ended) cap.finish()
+  else cap.awaitBodyEnd()
+}
+
+// A response that closes without finishing was cut off (client gone): it will not finish.
 function onResponseClose (this: CapturedResponse): void {
   const cap = this[kCapture]
   if (cap !== undefined && !this.writableFinished) cap.finish()
@@ -175,6 +189,7 @@ export function startCapture (raw: IncomingMessage, res: ServerResponse, startNs
   stream.push = teePush
   const response = res as CapturedResponse
   response[kCapture] = cap
+  response.on('finish', onResponseFinish)
   const socket = raw.socket as CapturedSocket | null
   if (raw.httpVersionMajor < 2 && socket instanceof Socket) {
     watchSocket(socket, cap)

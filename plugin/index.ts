@@ -8,7 +8,7 @@ import { ArchiveWriter, type WriterStats } from '../lib/archive-writer.js'
 import { RateLimitedLog } from '../lib/log.js'
 import { S3Uploader, type UploadStats } from '../lib/s3-uploader.js'
 import type { RequestRecord } from '../lib/record.js'
-import { kCapture, startCapture, type Capture } from './capture.js'
+import { startCapture, type Capture } from './capture.js'
 import { resolveOptions, resolveRouteConfig, type BlackholeOptions } from './options.js'
 import { headerBlock, redactBody, redactUri } from './redact.js'
 import { Sampler, type SkipReason } from './sampler.js'
@@ -210,24 +210,10 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
     done()
   }
 
-  function onResponse (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    const cap = (request.raw as unknown as { [kCapture]?: Capture })[kCapture]
-    if (cap !== undefined && !cap.done) {
-      cap.responded = true
-      cap.status = reply.statusCode
-      cap.endNs = process.hrtime.bigint()
-      // A body still arriving (the app answered early) is recorded when it ends or the connection closes.
-      if (cap.ended) cap.finish()
-      else cap.awaitBodyEnd()
-    }
-    done()
-  }
-
   fastify.addHook('onRoute', (route) => {
     resolveRouteConfig(`${String(route.method)} ${route.url}`, (route.config as { blackhole?: unknown } | undefined)?.blackhole)
   })
   fastify.addHook('onRequest', onRequest)
-  fastify.addHook('onResponse', onResponse)
   fastify.addHook('onClose', async () => {
     if (ownWriter) await writer.close()
     else await writer.flush()
