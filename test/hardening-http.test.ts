@@ -235,3 +235,39 @@ describe('hostile HTTP clients (raw sockets)', () => {
     assert.ok(logLines < 60, `the hostile clients produced ${logLines} log lines`)
   })
 })
+
+describe('many large bodies at once', () => {
+  test('16 connections each holding a 16 MiB body one byte short of its end: RSS grows by less than 160 MiB, other clients are served', async t => {
+    const d = await tmpDir('hard-http-big')
+    t.after(() => rmDir(d))
+    const big = await startServe(['--out', d, '--body-limit', '32MiB', '--request-timeout', '60s'])
+    t.after(() => big.proc.stop(5000))
+    const rss0 = rssKiB(big.proc.pid)
+    const size = 16 << 20
+    const chunk = Buffer.alloc(1 << 20, 0x61)
+    const socks = await Promise.all(Array.from({ length: 16 }, async (_, i) => {
+      const c = net.connect(big.port, '127.0.0.1')
+      c.on('error', () => {})
+      await new Promise<void>(resolve => c.once('connect', () => resolve()))
+      c.write(`POST /big/${i} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${size}\r\n\r\n`)
+      for (let sent = 0; sent < size - 1; sent += chunk.length) {
+        const n = Math.min(chunk.length, size - 1 - sent)
+        if (!c.write(chunk.subarray(0, n))) await new Promise<void>(resolve => c.once('drain', () => resolve()))
+      }
+      return c
+    }))
+    try {
+      await sleep(500)
+      const rss1 = rssKiB(big.proc.pid)
+      const r = await request(big.port, { method: 'POST', path: '/small', body: 'x', timeoutMs: 2000 })
+      t.diagnostic(`RSS ${rss0} KiB before, ${rss1} KiB with 16 x 16 MiB bodies in flight (+${Math.round((rss1 - rss0) / 1024)} MiB); a small request meanwhile: ${r.status}`)
+      assert.equal(r.status, 200)
+      // The capture keeps every in-flight body up to --body-limit (plugin/capture.ts): without an
+      // aggregate budget, memory grows with connections x body limit. See findings (F3).
+      if (rss1 - rss0 >= 160 * 1024) t.todo('see findings F3: no aggregate budget for bodies being captured')
+      assert.ok(rss1 - rss0 < 160 * 1024, `RSS grew by ${Math.round((rss1 - rss0) / 1024)} MiB`)
+    } finally {
+      for (const c of socks) c.destroy()
+    }
+  })
+})
