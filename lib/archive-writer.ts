@@ -14,7 +14,7 @@ import { getCodec, type BlockCodec, type CodecName } from './codecs.js'
 import { encodeBlocksInto, encodedBound, frameEnd, frameHeader, MAX_BLOCK_INPUT } from './lz4-frame.js'
 import { PreparedRequest, type RequestRecord } from './record.js'
 import { createXxh32, xxh32StateTransferable, type Xxh32Stream } from './xxh32.js'
-import { compressThread } from './compress-thread.js'
+import { compressThread, isShared, sharedBuffer } from './compress-thread.js'
 import { liveTmpFiles, recoverTmpFiles } from './recover.js'
 import { RateLimitedLog, type Logger, silentLogger } from './log.js'
 
@@ -145,9 +145,9 @@ export class ArchiveWriter {
   readonly dir: string
   readonly codec: BlockCodec | null
   readonly #o: Required<Omit<ArchiveWriterOptions, 'logger' | 'onSeal' | 'codec' | 'dir' | 'flushOnExit' | 'compressThread'>>
-  /** Batches are compressed on the compression thread. */
+  /** Batches are compressed on the compression thread (they live in shared memory then). */
   #threaded: boolean
-  /** Output for batches encoded on this thread (one at a time). */
+  /** Output of the batch being encoded or written (one at a time). */
   #out: Buffer = Buffer.alloc(0)
   readonly #log: RateLimitedLog
   readonly #onSeal: ((file: SealedFile) => void) | undefined
@@ -236,8 +236,7 @@ export class ArchiveWriter {
   }
 
   #alloc (size: number): Buffer {
-    // Not from Buffer's shared 8 KiB pool: a batch is cloned whole into a compression job.
-    return Buffer.allocUnsafeSlow(size)
+    return this.#threaded ? sharedBuffer(size) : Buffer.allocUnsafe(size)
   }
 
   /** Encodes a record straight into the current batch. Returns false when it was dropped. */
@@ -393,24 +392,29 @@ export class ArchiveWriter {
    * the content checksum on (returned as the state after this batch); else right here.
    */
   async #encode (batch: Batch, file: OpenFile): Promise<{ data: Buffer, hash: Uint8Array | null }> {
-    if (this.#threaded && this.codec !== null) {
+    const out = this.#outFor(batch)
+    if (this.#threaded && this.codec !== null && isShared(batch.buf) && isShared(out)) {
       const thread = compressThread()
       try {
         const r = await thread.encode({
           codec: this.codec.name,
-          raw: batch.buf.subarray(0, batch.len),
+          raw: batch.buf.buffer as SharedArrayBuffer,
+          rawOffset: batch.buf.byteOffset,
+          rawLength: batch.len,
+          out: out.buffer as SharedArrayBuffer,
+          outOffset: out.byteOffset,
+          outLength: out.length,
           header: file.bytes === 0 ? frameHeader(this.#o) : null,
           blockChecksum: this.#o.blockChecksum,
           hash: file.content === null ? null : file.content.state()
         })
-        const data = r.data as Uint8Array
-        return { data: Buffer.from(data.buffer, data.byteOffset, data.length), hash: r.hash }
+        return { data: out.subarray(0, r.length), hash: r.hash }
       } catch (err) {
         this.#threaded = false
         this.#log.error('compress-thread', 'compression thread failed; compressing on the request thread from now on', err as Error)
       }
     }
-    return { data: this.#encodeHere(batch, file, this.#outFor(batch)), hash: null }
+    return { data: this.#encodeHere(batch, file, out), hash: null }
   }
 
   /** `hash`: the content checksum state after this batch, when the compression thread computed it. */
@@ -699,7 +703,7 @@ export class ArchiveWriter {
       for (const batch of batches) {
         // The write in flight is repeated at its own position: same bytes, same place.
         const replay = inFlight !== null && batch === inFlight.batch && inFlight.data !== null
-        // (A buffer of its own: the in-flight data may live in this.#out.)
+        // (Never into this.#out: the compression thread may still be writing into it.)
         const data = replay ? inFlight.data as Buffer : this.#encodeHere(batch, file, Buffer.allocUnsafe(encodedBound(batch.len)))
         const pos = replay ? inFlight.pos : file.bytes
         let done = 0

@@ -1,17 +1,18 @@
 // One compression thread per process, shared by every ArchiveWriter: LZ4 and the content
-// checksum cost a tenth of a request's handling, and here they run beside the request thread
-// instead of on it. A job carries a copy of its batch (one native memcpy per batch when the
-// message is cloned: the request thread keeps its batch for flushSync), and the compressed
-// blocks come back transferred, not copied. Batches are not SharedArrayBuffers on purpose:
-// V8 copies into shared memory byte by byte (relaxed atomics), which made copying each body
-// into the batch several times slower.
+// checksum cost about as much per record as Fastify's own request handling, and here they run
+// beside the request thread instead of on it. Batches and outputs live in SharedArrayBuffers,
+// so a job is a few numbers and references: nothing is copied or transferred.
 import { Worker } from 'node:worker_threads'
 
 export interface CompressJob {
   id: number
   codec: string
-  /** The batch's record stream (cloned into the message). */
-  raw: Uint8Array
+  raw: SharedArrayBuffer
+  rawOffset: number
+  rawLength: number
+  out: SharedArrayBuffer
+  outOffset: number
+  outLength: number
   /** Frame header to write first (a file's first batch), or null. */
   header: Uint8Array | null
   blockChecksum: boolean
@@ -21,8 +22,7 @@ export interface CompressJob {
 
 export interface CompressResult {
   id: number
-  /** The encoded blocks (header first when asked), in a buffer of their own. */
-  data: Uint8Array | null
+  length: number
   hash: Uint8Array | null
   error?: string
 }
@@ -30,6 +30,15 @@ export interface CompressResult {
 interface Pending {
   resolve: (r: CompressResult) => void
   reject: (e: Error) => void
+}
+
+/** A Buffer whose memory both threads can see. */
+export function sharedBuffer (size: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(size))
+}
+
+export function isShared (b: Buffer): boolean {
+  return b.buffer instanceof SharedArrayBuffer
 }
 
 export class CompressThread {
@@ -64,7 +73,7 @@ export class CompressThread {
     this.#pending.clear()
   }
 
-  /** Encodes a batch on the thread. */
+  /** Encodes `raw` into `out` (both shared) on the thread. */
   encode (job: Omit<CompressJob, 'id'>): Promise<CompressResult> {
     if (this.#failure !== null) return Promise.reject(this.#failure)
     const id = ++this.#seq
