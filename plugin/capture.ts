@@ -14,12 +14,22 @@ type CapturedResponse = ServerResponse & { [kCapture]?: Capture }
 const kCaptures = Symbol('fastify-blackhole.captures')
 type CapturedSocket = NonNullable<IncomingMessage['socket']> & { [kCaptures]?: Capture[] }
 
+/** Body bytes held by the captures of one plugin instance that have not finished yet. */
+export interface CaptureBudget {
+  used: number
+  readonly max: number
+  /** Captures that had to stop keeping bytes because the budget was spent. */
+  overruns: number
+}
+
 export class Capture {
   readonly chunks: Buffer[] = []
   /** Bytes kept (at most maxBodyBytes). */
   kept = 0
   /** Bytes received in all. */
   received = 0
+  /** Stopped keeping bytes: the plugin's budget for bodies in flight was spent. */
+  overBudget = false
   ended = false
   responded = false
   done = false
@@ -36,6 +46,7 @@ export class Capture {
     readonly res: CapturedResponse,
     readonly startNs: bigint,
     readonly maxBodyBytes: number,
+    readonly budget: CaptureBudget,
     /** Called once, when the request is complete (or aborted). */
     readonly onDone: (cap: Capture) => void
   ) {
@@ -44,11 +55,20 @@ export class Capture {
 
   add (chunk: Buffer): void {
     this.received += chunk.length
-    const room = this.maxBodyBytes - this.kept
+    let room = this.maxBodyBytes - this.kept
+    const budget = this.budget
+    if (room > budget.max - budget.used) {
+      room = budget.max - budget.used
+      if (room < chunk.length && !this.overBudget) {
+        this.overBudget = true
+        budget.overruns++
+      }
+    }
     if (room <= 0) return
     const part = chunk.length <= room ? chunk : chunk.subarray(0, room)
     this.chunks.push(part)
     this.kept += part.length
+    budget.used += part.length
   }
 
   /**
@@ -75,6 +95,8 @@ export class Capture {
   finish (): void {
     if (this.done) return
     this.done = true
+    // The record copies the bytes into the writer's batch right below: they are no longer held.
+    this.budget.used -= this.kept
     this.raw.push = this.origPush
     this.raw[kCapture] = undefined
     this.res[kCapture] = undefined
@@ -177,9 +199,9 @@ function buffered (raw: Readable): Buffer[] {
 }
 
 /** Starts capturing the body of `raw`; the capture finishes itself when the request ends. */
-export function startCapture (raw: IncomingMessage, res: ServerResponse, startNs: bigint, maxBodyBytes: number, onDone: (cap: Capture) => void): Capture {
+export function startCapture (raw: IncomingMessage, res: ServerResponse, startNs: bigint, maxBodyBytes: number, budget: CaptureBudget, onDone: (cap: Capture) => void): Capture {
   const stream = raw as unknown as TeeStream
-  const cap = new Capture(stream, res, startNs, maxBodyBytes, onDone)
+  const cap = new Capture(stream, res, startNs, maxBodyBytes, budget, onDone)
   if (stream.readableLength > 0) for (const c of buffered(stream)) cap.add(c)
   // A request without a body never ends its stream unless someone reads it (inject, bodyless methods).
   const h = raw.headers

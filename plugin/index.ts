@@ -8,7 +8,7 @@ import { ArchiveWriter, type WriterStats } from '../lib/archive-writer.js'
 import { RateLimitedLog } from '../lib/log.js'
 import { S3Uploader, type UploadStats } from '../lib/s3-uploader.js'
 import type { RequestRecord } from '../lib/record.js'
-import { startCapture, type Capture } from './capture.js'
+import { startCapture, type Capture, type CaptureBudget } from './capture.js'
 import { resolveOptions, resolveRouteConfig, type BlackholeOptions } from './options.js'
 import { headerBlock, redactBody, redactUri } from './redact.js'
 import { Sampler, type SkipReason } from './sampler.js'
@@ -19,8 +19,10 @@ export interface CaptureStats {
   /** Records handed to the writer (the writer may still drop them: see `archive.dropped`). */
   recorded: number
   skipped: Record<SkipReason, number>
-  /** Records whose body was cut at maxBodyBytes or by an aborted request. */
+  /** Records whose body was cut at maxBodyBytes, by maxCaptureBytes or by an aborted request. */
   truncated: number
+  /** Records cut short because maxCaptureBytes (bodies in flight, all together) was spent. */
+  overBudget: number
   /** Requests whose client went away before the response. */
   aborted: number
   /** Bodies left out because they could not be redacted safely. */
@@ -131,10 +133,12 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
     recorded: 0,
     skipped: { route: 0, filter: 0, sample: 0, rate: 0 },
     truncated: 0,
+    overBudget: 0,
     aborted: 0,
     withheldBodies: 0,
     errors: 0
   }
+  const budget: CaptureBudget = { used: 0, max: o.maxCaptureBytes, overruns: 0 }
   // Wall-clock base for the monotonic clock: arrival times keep hrtime's precision.
   const epochBase = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint()
   const idPrefix = randomBytes(4).toString('hex') + '-'
@@ -201,7 +205,7 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
       } else {
         const skip = sampler.decide(request.raw, rc?.sample)
         if (skip !== null) stats.skipped[skip]++
-        else startCapture(request.raw, reply.raw, process.hrtime.bigint(), o.maxBodyBytes, onCaptureDone)
+        else startCapture(request.raw, reply.raw, process.hrtime.bigint(), o.maxBodyBytes, budget, onCaptureDone)
       }
     } catch (err) {
       stats.errors++
@@ -227,7 +231,7 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
     record: (r) => writer.record(r),
     flush: () => writer.flush(),
     rotate: () => writer.rotate(),
-    stats: () => ({ capture: { ...stats, skipped: { ...stats.skipped } }, archive: writer.stats(), ...(uploader !== null ? { upload: uploader.stats() } : {}) }),
+    stats: () => ({ capture: { ...stats, overBudget: budget.overruns, skipped: { ...stats.skipped } }, archive: writer.stats(), ...(uploader !== null ? { upload: uploader.stats() } : {}) }),
     listSealed: () => writer.listSealed()
   }
   fastify.decorate('archive', service)

@@ -52,6 +52,12 @@ export interface BlackholeOptions extends ArchiveOptions {
   redact?: RedactOptions | false
   /** Bodies longer than this are stored truncated (flagged, original length kept). Default 1 MiB. */
   maxBodyBytes?: number
+  /**
+   * Body bytes held at once by requests still being captured, all together. Past it, bodies
+   * are stored truncated (flagged, original length kept), so memory does not grow with
+   * connections × maxBodyBytes. Default 64 MiB.
+   */
+  maxCaptureBytes?: number
   /** Store the response status and time in each record. Default true. */
   recordResponse?: boolean
   /** Header whose value becomes the record id. Default `x-request-id`. */
@@ -86,6 +92,7 @@ export interface ResolvedOptions {
   exclude: ResolvedMatch | null
   redact: ResolvedRedact | null
   maxBodyBytes: number
+  maxCaptureBytes: number
   recordResponse: boolean
   idHeader: string
   originalUriHeader: string | null
@@ -182,7 +189,7 @@ function redact (v: unknown, defaults: string[]): ResolvedRedact | null {
 
 const KNOWN = new Set([
   'dir', 'writer', 'codec', 'batchBytes', 'flushMs', 'rotateBytes', 'rotateMs', 'retainBytes', 'retainFiles', 'fsync',
-  'maxPendingBytes', 'blockChecksum', 'recover', 'compressThread', 'sample', 'sampleBy', 'maxPerSecond', 'include', 'exclude', 'redact', 'maxBodyBytes',
+  'maxPendingBytes', 'blockChecksum', 'recover', 'compressThread', 'sample', 'sampleBy', 'maxPerSecond', 'include', 'exclude', 'redact', 'maxBodyBytes', 'maxCaptureBytes',
   'recordResponse', 'idHeader', 'originalUriHeader', 'logIntervalMs', 'upload'
 ])
 
@@ -233,6 +240,7 @@ export function resolveOptions (opts: BlackholeOptions): ResolvedOptions {
     exclude: match('exclude', opts.exclude),
     redact: redact(opts.redact, DEFAULT_REDACT_HEADERS),
     maxBodyBytes: int('maxBodyBytes', opts.maxBodyBytes ?? 1 << 20, 0),
+    maxCaptureBytes: int('maxCaptureBytes', opts.maxCaptureBytes ?? 64 << 20, 0),
     recordResponse: opts.recordResponse ?? true,
     idHeader: headerName('idHeader', opts.idHeader ?? 'x-request-id'),
     originalUriHeader,

@@ -220,6 +220,7 @@ const PLUGIN_BAD: Record<string, Array<[unknown, string]>> = {
   exclude: [[{ paths: [] }, 'exclude.paths']],
   redact: [['yes', 'redact'], [{ mode: 'x' }, 'redact.mode'], [{ headers: 'authorization' }, 'redact.headers']],
   maxBodyBytes: [[-1, 'maxBodyBytes'], ['1MiB', 'maxBodyBytes']],
+  maxCaptureBytes: [[-1, 'maxCaptureBytes'], [1.5, 'maxCaptureBytes']],
   recordResponse: [['yes', 'recordResponse']],
   idHeader: [['bad header', 'idHeader'], [7, 'idHeader']],
   originalUriHeader: [['x:y', 'originalUriHeader'], [true, 'originalUriHeader']],

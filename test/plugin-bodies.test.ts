@@ -565,3 +565,30 @@ test('keep-alive: one close listener per connection however many requests it car
   assert.deepEqual(recs.map(r => r.id), Array.from({ length: 40 }, (_, i) => `k${i}`))
   recs.forEach((r, i) => assert.equal(Buffer.from(r.body).toString(), JSON.stringify({ i })))
 })
+
+test('maxCaptureBytes: bodies in flight beyond the budget are stored truncated, and the budget comes back', T, async t => {
+  const scope = new Scope(t)
+  const dir = await scope.dir('budget')
+  const app = scope.fastify()
+  await app.register(blackhole, { dir, maxCaptureBytes: 8192 })
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+  app.post('/b', async () => 'ok')
+  await app.ready()
+  const big = noise(20_000, 7)
+  const small = noise(5000, 8)
+  for (const [id, body] of [['big', big], ['small', small]] as const) {
+    const res = await app.inject({ method: 'POST', url: '/b', headers: { 'content-type': 'application/octet-stream', 'x-request-id': id }, payload: body })
+    assert.equal(res.statusCode, 200)
+  }
+  const s = app.archive.stats().capture
+  assert.equal(s.overBudget, 1)
+  assert.equal(s.truncated, 1)
+  await app.close()
+  const byId = new Map((await records(dir)).map(r => [r.id, r]))
+  const b = byId.get('big')
+  assert.equal(b?.bodyTruncated, true)
+  assert.equal(b?.bodyLength, 20_000)
+  bytesEqual(b?.body ?? new Uint8Array(0), big.subarray(0, 8192), 'the first 8192 bytes')
+  bytesEqual(byId.get('small')?.body ?? new Uint8Array(0), small, 'the next body is whole')
+  assert.equal(byId.get('small')?.bodyTruncated, false)
+})

@@ -26,7 +26,7 @@ test('app.archive: the decorator exposes record, flush, rotate, stats and listSe
   for (const fn of ['record', 'flush', 'rotate', 'stats', 'listSealed'] as const) assert.equal(typeof app.archive[fn], 'function', fn)
   assert.equal(app.archive.dir, path.resolve(dir))
   const s = app.archive.stats()
-  assert.deepEqual(s.capture, { seen: 0, recorded: 0, skipped: { route: 0, filter: 0, sample: 0, rate: 0 }, truncated: 0, aborted: 0, withheldBodies: 0, errors: 0 })
+  assert.deepEqual(s.capture, { seen: 0, recorded: 0, skipped: { route: 0, filter: 0, sample: 0, rate: 0 }, truncated: 0, overBudget: 0, aborted: 0, withheldBodies: 0, errors: 0 })
   assert.equal(s.archive.recordsWritten, 0)
   assert.deepEqual(await app.archive.listSealed(), [])
   assert.equal((await app.inject({ url: '/hello' })).statusCode, 200)
