@@ -20,7 +20,7 @@ export const serveSpec: CommandSpec = {
     record: { type: 'boolean', default: true, env: 'BLACKHOLE_RECORD', help: 'record requests; --no-record makes a pure sink for stress tests' },
     workers: { type: 'string', short: 'w', arg: 'N', default: '1', env: 'BLACKHOLE_WORKERS', help: 'worker processes (node:cluster); each writes its own files' },
     'body-limit': { type: 'string', arg: 'SIZE', default: '64MiB', env: 'BLACKHOLE_BODY_LIMIT', help: 'largest body accepted; larger ones get 413 and are counted' },
-    codec: { type: 'string', arg: 'NAME', default: 'auto', env: 'BLACKHOLE_CODEC', help: `archive codec: ${CODEC_NAMES.join(', ')} (auto: lz4-napi when installed, else lz4js; none: raw .fbf)` },
+    codec: { type: 'string', arg: 'NAME', default: 'auto', env: 'BLACKHOLE_CODEC', help: `archive codec: ${CODEC_NAMES.join(', ')} (auto: the fastest installed, liblz4 then lz4-napi then lz4js; none: raw .fbf)` },
     'batch-bytes': { type: 'string', arg: 'SIZE', default: '1MiB', env: 'BLACKHOLE_BATCH_BYTES', help: 'records are compressed and written in batches of this size' },
     'flush-ms': { type: 'string', arg: 'DURATION', default: '1000', env: 'BLACKHOLE_FLUSH_MS', help: 'a non-empty batch is written at least this often' },
     'rotate-bytes': { type: 'string', arg: 'SIZE', default: '256MiB', env: 'BLACKHOLE_ROTATE_BYTES', help: 'seal a file and start a new one past this size' },

@@ -26,7 +26,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { lz4NapiCodec } from '../../lib/codecs.js'
+import { readCodec } from '../../lib/codecs.js'
 import {
   codeVersion as codeVersion0, coreBusy, coreTimes, format3, formatBytes, formatInt, freePort, httpGet,
   installCleanup, machineInfo, machineLines, makeTempDir, markdownTable, median, memory, mib, pct,
@@ -55,7 +55,8 @@ const RSS_SAMPLE_MS = 10_000
 
 type Kind = 'A' | 'B' | 'C'
 const KINDS: readonly Kind[] = ['A', 'B', 'C']
-const CODEC = lz4NapiCodec !== null && lz4NapiCodec !== undefined ? 'lz4-napi' : 'lz4js'
+// The codec 'auto' picks on this machine (what the servers under test use).
+const CODEC = readCodec().name
 const LABEL: Record<Kind, string> = {
   A: 'A bare Fastify catch-all',
   B: 'B preset `--no-record`',
