@@ -11,6 +11,8 @@ const runs: Array<{ name: string, cmd: string, args: string[] }> = [
   { name: 'archive', cmd: 'taskset', args: ['-c', '0', process.execPath, here('./archive.js'), '--write-docs'] },
   // These pin their own server and client processes.
   { name: 'sink', cmd: process.execPath, args: [here('./sink.js'), '--write-docs'] },
+  // Peak RSS over 2 million recorded requests (its own part of the sink section).
+  { name: 'sink rss', cmd: process.execPath, args: [here('./sink.js'), '--rounds', '0', '--rss-requests', '2000000', '--write-docs'] },
   { name: 'plugin', cmd: process.execPath, args: [here('./plugin.js'), '--write-docs'] },
   { name: 'replay', cmd: process.execPath, args: [here('./replay.js'), '--write-docs'] },
   // Request-thread cost at a fixed rate: the server unpinned, then pinned to CPU 0 (autocannon on CPU 1).
