@@ -54,6 +54,39 @@ export function toJson (r: DecodedRequest, file?: string): RecordJson {
   return out
 }
 
+// What JSON.stringify would escape in a string: quotes, backslashes, control characters, lone
+// surrogates. Most fields hold none of them and can be quoted as they are.
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
+
+function quote (s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"'
+}
+
+/**
+ * `JSON.stringify(toJson(r, file))`, character for character, without building the object:
+ * dump --json spent half its time in JSON.stringify.
+ */
+export function toJsonText (r: DecodedRequest, file?: string): string {
+  const body = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.length)
+  const time = isoTimeNs(r.timeNs)
+  return '{"id":' + quote(r.id) +
+    ',"method":' + quote(r.method) +
+    ',"uri":' + quote(r.uri) +
+    ',"headers":' + quote(r.headers) +
+    ',"body":"' + body.toString('base64') +
+    '","bodyLength":' + r.bodyLength +
+    ',"bodyTruncated":' + r.bodyTruncated +
+    ',"timeNs":"' + r.timeNs.toString() +
+    '","time":' + (time === null ? 'null' : '"' + time + '"') +
+    ',"remoteAddr":' + quote(r.remoteAddr) +
+    ',"remotePort":' + r.remotePort +
+    ',"httpVersion":' + quote(r.httpVersion) +
+    ',"responseStatus":' + r.responseStatus +
+    ',"responseTimeNs":"' + r.responseTimeNs.toString() + '"' +
+    (file === undefined ? '' : ',"file":' + quote(file)) + '}'
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** The body as text when it is valid UTF-8 without control characters (tab, CR, LF allowed). */

@@ -3,7 +3,7 @@
 import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { decodeRaw, listArchiveFiles, readFileRecords } from './archive-reader.js'
-import { toJson } from './dump.js'
+import { toJson, toJsonText } from './dump.js'
 import { decodeBase64, parseIsoNs, type ExportOptions, type TextSink } from './har.js'
 import type { RequestRecord } from './record.js'
 
@@ -17,7 +17,7 @@ export class JsonlLineError extends Error {
 
 /** The `dump --json` line of a record (with its `file`), newline included. */
 export function toJsonLine (r: Parameters<typeof toJson>[0], file?: string): string {
-  return JSON.stringify(toJson(r, file)) + '\n'
+  return toJsonText(r, file) + '\n'
 }
 
 /** Streams every record under `paths` into `sink` as JSON Lines. Returns the record count. */

@@ -1,7 +1,8 @@
 import { decodeRaw, listArchiveFiles, readFileRecords } from '../lib/archive-reader.js'
-import { formatText, toJson } from '../lib/dump.js'
+import { formatText } from '../lib/dump.js'
+import { toJsonLine } from '../lib/jsonl.js'
 import { intFlag, sizeFlag, type CommandSpec, type ParsedFlags } from './args.js'
-import { out } from './output.js'
+import { flushOut, outBuffered } from './output.js'
 import { applyS3ReadFlags, s3ReadFlags } from './s3-read-flags.js'
 
 export const dumpSpec: CommandSpec = {
@@ -29,15 +30,21 @@ export async function runDump (flags: ParsedFlags, paths: string[]): Promise<num
   applyS3ReadFlags(flags)
   const files = await listArchiveFiles(paths)
   let shown = 0
-  for (const file of files) {
-    for await (const raw of readFileRecords(file, { maxRecordBytes })) {
-      const r = decodeRaw(raw)
-      if (id !== undefined && r.id !== id) continue
-      shown++
-      const text = flags.json ? JSON.stringify(toJson(r, file)) + '\n' : formatText(r, shown, maxBody) + '\n'
-      if (!await out(text)) return 0
-      if (limit > 0 && shown >= limit) return 0
+  try {
+    for (const file of files) {
+      for await (const raw of readFileRecords(file, { maxRecordBytes })) {
+        const r = decodeRaw(raw)
+        if (id !== undefined && r.id !== id) continue
+        shown++
+        const text = flags.json ? toJsonLine(r, file) : formatText(r, shown, maxBody) + '\n'
+        const wrote = outBuffered(text)
+        if (wrote !== true && !await wrote) return 0
+        if (limit > 0 && shown >= limit) return 0
+      }
     }
+  } finally {
+    // Every record read before an error is out before the error is reported.
+    await flushOut()
   }
   return 0
 }

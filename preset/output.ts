@@ -39,3 +39,24 @@ function drained (): Promise<void> {
     stdout.on('error', done)
   })
 }
+
+let buffered = ''
+
+/**
+ * Like out(), for many small pieces (dump's line per record): they are gathered into writes of
+ * 64 KiB, since stdout to a file or pipe is one synchronous write(2) per call. Returns a promise
+ * only when it wrote. End with flushOut().
+ */
+export function outBuffered (text: string): boolean | Promise<boolean> {
+  if (closed) return false
+  buffered += text
+  return buffered.length < 65536 ? true : flushOut()
+}
+
+/** Writes what outBuffered() gathered. */
+export async function flushOut (): Promise<boolean> {
+  if (buffered === '') return !closed
+  const text = buffered
+  buffered = ''
+  return await out(text)
+}

@@ -653,3 +653,20 @@ describe('conversion helpers', () => {
     assert.equal(e.request.headersSize, 'GET /x HTTP/1.1\r\n\r\n'.length)
   })
 })
+
+test('dump --json lines are JSON.stringify(toJson()) to the character: random records, quotes, control bytes, latin1, no time', async () => {
+  const { toJson, toJsonText } = await import('../lib/dump.js')
+  const { randomRecord, Rng } = await import('./fixtures-core.js')
+  const rng = new Rng(0xD0)
+  const records: RequestRecord[] = Array.from({ length: 300 }, (_, i) => randomRecord(rng, i))
+  records.push(
+    { id: 'q"\\\u0001', method: 'GET', uri: '/a?b="c"&d=\\e\u001f', headers: 'X-A: "\u007f\u00e9\u00ff"\r\n\r\n', body: new Uint8Array([0, 255]), timeNs: 0n },
+    { method: 'POST', uri: '/', bodyTruncated: true, bodyLength: 99, body: new Uint8Array(3), responseStatus: 503, responseTimeNs: 12345678901234n, remoteAddr: '::1', remotePort: 65535, httpVersion: '2.0' }
+  )
+  for (const [i, r] of records.entries()) {
+    const d = decodeRequest(encodeRequest(r))
+    for (const file of [undefined, i % 2 === 0 ? '/tmp/a "b".fbf.lz4' : 'plain.fbf']) {
+      assert.equal(toJsonText(d, file), JSON.stringify(toJson(d, file)), `record ${i}`)
+    }
+  }
+})
