@@ -23,7 +23,8 @@ export const liveTmpFiles = new Set<string>()
 
 const TMP_NAME = /_(\d+)-[0-9a-f]+\.fbf(\.lz4)?\.tmp$/
 
-function isAlive (pid: number): boolean {
+/** The process exists (possibly another user's). */
+export function isAlive (pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

@@ -13,6 +13,7 @@ import { Transform, type TransformCallback } from 'node:stream'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { Upload } from '@aws-sdk/lib-storage'
 import { RateLimitedLog, silentLogger, type Logger } from './log.js'
+import { isAlive } from './recover.js'
 import { createS3Client, loadS3Sdk, loadS3Storage, validateS3ClientOptions, type S3ClientOptions } from './s3-client.js'
 import { parseS3Url, s3Url } from './s3-url.js'
 
@@ -73,15 +74,6 @@ export function validateUploadOptions (o: S3UploadOptions, name: (k: string) => 
 
 export function defaultHostId (): string {
   return os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 128) || 'host'
-}
-
-function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /** MD5 of the whole file and of each part, as stores compute ETags (single and multipart). */

@@ -36,7 +36,7 @@ import {
   clockTicks, coreBusy, coreTimes, format3, formatBytes, formatInt, freePort, httpGet, installCleanup, machineInfo, machineLines,
   makeTempDir, markdownTable, median, memory, pct, postLuaBodies, processTicks, removeTempDir, replaceDocPart, sleep, start, stop,
   STOP_TIMEOUT_MS, summarize, summaryCells, threadTimes, threadWchan, uptimeLine, verifyArchiveJson, waitExit, waitQuiet, waitReady,
-  writeBodiesHar, codeVersion, type ArchiveTotals, type Summary, type ThreadTime
+  writeBodiesHar, codeVersion, type ArchiveTotals, type Summary, type ThreadTime, intOption
 } from './stats.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)) // <outDir>/test/bench
@@ -95,12 +95,7 @@ function parseCli (argv: string[]): Args {
     process.stdout.write('Usage: node dist/test/bench/cpu.js [--pin] [--rounds 5] [--duration 20] [--warmup 3] [--rate 10000] [--connections 64] [--quiet-wait 120] [--cli PATH] [--write-docs]\n')
     process.exit(0)
   }
-  const int = (name: string, min: number): number => {
-    const v = String(values[name as keyof typeof values])
-    const n = Number(v)
-    if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'`)
-    return n
-  }
+  const int = (name: string, min: number): number => intOption(values, name, min)
   return {
     pin: values.pin === true,
     rounds: int('rounds', 1),

@@ -32,7 +32,7 @@ import { parseArgs } from 'node:util'
 import {
   codeVersion, formatBytes, formatInt, format3, freePort, httpGet, installCleanup, machineInfo, machineLines, makeTempDir, markdownTable,
   median, removeTempDir, replaceDocSection, runWrk, sleep, start, stop, STOP_TIMEOUT_MS, summarize, summaryCells, uptimeLine,
-  verifyArchiveJson, waitQuiet, waitReady, wrkArgs, wrkBenchPreflight, type ArchiveTotals, type WrkResult
+  verifyArchiveJson, waitQuiet, waitReady, wrkArgs, wrkBenchPreflight, type ArchiveTotals, type WrkResult, intOption
 } from './stats.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)) // <outDir>/test/bench
@@ -87,12 +87,7 @@ function parseCli (argv: string[]): Args {
     process.stdout.write('Usage: node dist/test/bench/read.js [--requests 2000000] [--archive DIR] [--rounds 3] [--warmup 3] [--record-seconds 10] [--dir DIR] [--keep] [--quiet-wait 120] [--cli PATH] [--write-docs]\n')
     process.exit(0)
   }
-  const int = (name: string, min: number): number => {
-    const v = String(values[name as keyof typeof values])
-    const n = Number(v)
-    if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'`)
-    return n
-  }
+  const int = (name: string, min: number): number => intOption(values, name, min)
   return {
     requests: int('requests', 1000),
     archive: values.archive === undefined ? null : path.resolve(values.archive),

@@ -99,6 +99,14 @@ export function rates (units: number, times: readonly number[]): number[] {
 }
 
 /** Groups digits by thousands with a thin separator: 1234567 -> "1,234,567". */
+/** An integer command-line option (parseArgs string values), at least `min`, or a clear error. */
+export function intOption (values: Record<string, unknown>, name: string, min: number): number {
+  const v = String(values[name])
+  const n = Number(v)
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'`)
+  return n
+}
+
 export function formatInt (v: number): string {
   return Math.round(v).toLocaleString('en-US')
 }
