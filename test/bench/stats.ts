@@ -605,12 +605,7 @@ export function parseWrkBenchCli (argv: string[], script: string, opts: { minRou
     process.stdout.write(`Usage: node dist/test/bench/${script} [--rounds R] [--duration S] [--warmup S]${more} [--max-attempts N] [--write-docs]\n`)
     process.exit(0)
   }
-  const int = (name: string, min: number): number => {
-    const v = String(values[name])
-    const n = Number(v)
-    if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'`)
-    return n
-  }
+  const int = (name: string, min: number): number => intOption(values, name, min)
   return {
     rounds: int('rounds', opts.minRounds ?? 1),
     duration: int('duration', 1),
