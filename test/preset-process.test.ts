@@ -100,6 +100,8 @@ describe('blackhole serve: banner and stats', () => {
     const dir = await scratch(t, 'pp-port0')
     const proc = track(t, new Proc(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--stats-interval', '0', '--out', dir]))
     await proc.waitForStdout(BANNER_END)
+    // Fastify's log line goes through pino's asynchronous stream: it may come after the banner.
+    await proc.waitForStdout(/Server listening at/)
     const bound = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(proc.stdout)
     assert.ok(bound !== null, `no 'Server listening at' log line\n${proc.output}`)
     assert.equal((await request(Number(bound[1]), { path: '/p0' })).status, 200)
