@@ -109,20 +109,28 @@ async function varyingLoad (port: number, n: number, agent: http.Agent, prefix: 
   return res
 }
 
+/** A sink writing into a fresh tmpfs of `size` (null: mount refused, the test skipped or failed). */
+async function sinkOnTmpfs (t: TestContext, onCleanup: (fn: () => unknown) => void, name: string, size: string) {
+  const base = await tmpDir(name)
+  onCleanup(() => rmDir(base))
+  const mnt = path.join(base, 'mnt')
+  await mkdir(mnt)
+  if (!mountTmpfs(t, mnt, `size=${size},mode=0700`)) return null
+  onCleanup(() => umount(mnt))
+  const out = path.join(mnt, 'archive')
+  const s = await startServe(['--out', out, '--batch-bytes', '64k', '--flush-ms', '100', '--rotate-bytes', '256k'])
+  onCleanup(() => s.proc.stop(5000))
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 })
+  onCleanup(() => agent.destroy())
+  return { base, mnt, out, s, agent }
+}
+
 describe('full disk (2 MiB tmpfs)', () => {
   test('answers 200 throughout, counts drops and write errors, logs once per interval, records again after space is freed; every sealed file verifies', async t => {
     const onCleanup = cleanups(t)
-    const base = await tmpDir('fault-full')
-    onCleanup(() => rmDir(base))
-    const mnt = path.join(base, 'mnt')
-    await mkdir(mnt)
-    if (!mountTmpfs(t, mnt, 'size=2m,mode=0700')) return
-    onCleanup(() => umount(mnt))
-    const out = path.join(mnt, 'archive')
-    const s = await startServe(['--out', out, '--batch-bytes', '64k', '--flush-ms', '100', '--rotate-bytes', '256k'])
-    onCleanup(() => s.proc.stop(5000))
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 })
-    onCleanup(() => agent.destroy())
+    const sink = await sinkOnTmpfs(t, onCleanup, 'fault-full', '2m')
+    if (sink === null) return
+    const { mnt, out, s, agent } = sink
     // 1200 incompressible 4 KiB bodies: 4.8 MiB into 2 MiB.
     const t0 = Date.now()
     const fill = await varyingLoad(s.port, 1200, agent, '/fill/')
@@ -168,17 +176,9 @@ const vanished = { lost: 0, counted: 0 }
 describe('full disk at stop', () => {
   test('SIGTERM while the disk is still full: exit 0, sealed files verify; a file that could not be sealed is recovered at the next start', async t => {
     const onCleanup = cleanups(t)
-    const base = await tmpDir('fault-full-stop')
-    onCleanup(() => rmDir(base))
-    const mnt = path.join(base, 'mnt')
-    await mkdir(mnt)
-    if (!mountTmpfs(t, mnt, 'size=1m,mode=0700')) return
-    onCleanup(() => umount(mnt))
-    const out = path.join(mnt, 'archive')
-    const s = await startServe(['--out', out, '--batch-bytes', '64k', '--flush-ms', '100', '--rotate-bytes', '256k'])
-    onCleanup(() => s.proc.stop(5000))
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 })
-    onCleanup(() => agent.destroy())
+    const sink = await sinkOnTmpfs(t, onCleanup, 'fault-full-stop', '1m')
+    if (sink === null) return
+    const { out, s, agent } = sink
     const fill = await varyingLoad(s.port, 600, agent, '/full/')
     await sleep(300)
     const full = await stats(s.port)
