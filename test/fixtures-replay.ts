@@ -3,7 +3,6 @@
 // what every request brought (method, URL, raw header lines, body bytes, arrival time) and
 // answers with a configurable status, delay, reset or silence, the CLI as a child process
 // stopped by its PID, and an independent header-block parser for the expected header lines.
-import { spawn, type ChildProcess } from 'node:child_process'
 import http from 'node:http'
 import net from 'node:net'
 import { performance } from 'node:perf_hooks'
@@ -13,6 +12,9 @@ import { ArchiveWriter, type ArchiveWriterOptions } from '../lib/archive-writer.
 import { readArchive, type ArchiveRecord } from '../lib/archive-reader.js'
 import type { RequestRecord } from '../lib/record.js'
 import { noise, rmDir, tmpDir } from './tools.js'
+import { Proc, stopAll, type Exit } from './fixtures-preset.js'
+
+export { Proc, type Exit }
 export { noise, rmDir, tmpDir }
 
 /** The compiled CLI next to this compiled file (dist…/preset/cli.js). */
@@ -364,73 +366,8 @@ export async function closedPort (): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // The CLI as a child process
 
-export interface Exit {
-  code: number | null
-  signal: NodeJS.Signals | null
-}
-
-const live = new Set<Proc>()
-
-/** A child process with its output collected; stopped by its PID only. */
-export class Proc {
-  readonly child: ChildProcess
-  readonly pid: number
-  stdout = ''
-  stderr = ''
-  exit: Exit | null = null
-  readonly exited: Promise<Exit>
-
-  constructor (cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv, cwd?: string } = {}) {
-    this.child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-    this.child.on('error', err => { this.stderr += `spawn error: ${err.message}\n` })
-    if (this.child.pid === undefined) throw new Error(`could not spawn ${cmd}`)
-    this.pid = this.child.pid
-    live.add(this)
-    this.child.stdout?.setEncoding('utf8').on('data', (s: string) => { this.stdout += s })
-    this.child.stderr?.setEncoding('utf8').on('data', (s: string) => { this.stderr += s })
-    this.exited = new Promise(resolve => {
-      this.child.once('close', (code, signal) => {
-        this.exit = { code, signal }
-        live.delete(this)
-        resolve(this.exit)
-      })
-    })
-  }
-
-  get output (): string {
-    return `--- stdout ---\n${this.stdout}\n--- stderr ---\n${this.stderr}`
-  }
-
-  signal (sig: NodeJS.Signals): void {
-    if (this.exit !== null) return
-    try {
-      process.kill(this.pid, sig)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err
-    }
-  }
-
-  /** Waits for the exit; after `timeoutMs` the process gets SIGKILL and null is returned. */
-  async waitExit (timeoutMs: number): Promise<Exit | null> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<null>(resolve => { timer = setTimeout(() => resolve(null), timeoutMs) })
-    const r = await Promise.race([this.exited, timeout])
-    clearTimeout(timer)
-    if (r === null) {
-      this.signal('SIGKILL')
-      await this.exited
-    }
-    return r
-  }
-}
-
-/** Kills (by PID) every CLI process started here that is still running. */
-export async function killAll (): Promise<void> {
-  await Promise.all([...live].map(async p => {
-    p.signal('SIGKILL')
-    await p.exited
-  }))
-}
+/** Kills every CLI process started here that is still running (the preset fixtures' Proc). */
+export { stopAll as killAll }
 
 export interface CliResult {
   exit: Exit | null
@@ -451,7 +388,8 @@ export function cliEnv (): NodeJS.ProcessEnv {
 export async function runCli (args: string[], timeoutMs = 30_000): Promise<CliResult> {
   const t0 = performance.now()
   const p = new Proc(process.execPath, [CLI, ...args], { env: cliEnv() })
-  const exit = await p.waitExit(timeoutMs)
+  // A run past its time is killed and reported with exit null.
+  const exit = await p.waitExit(timeoutMs).catch(async () => { await p.exited; return null })
   return { exit, stdout: p.stdout, stderr: p.stderr, ms: performance.now() - t0 }
 }
 
