@@ -13,6 +13,7 @@ import { ArchiveWriter } from '../lib/archive-writer.js'
 import { readArchive, readFileRecords } from '../lib/archive-reader.js'
 import type { CodecName } from '../lib/codecs.js'
 import { encodeRequest, type RequestRecord } from '../lib/record.js'
+import { isAlive } from '../lib/recover.js'
 import { noise } from './tools.js'
 export { tmpDir, rmDir, noise } from './tools.js'
 
@@ -101,14 +102,7 @@ export function blockEnds (file: Buffer): { ends: number[], endMark: number } {
   }
 }
 
-export function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+export { isAlive }
 
 /** A pid that no process has: 999999 unless taken. */
 export function deadPid (): number {
