@@ -30,18 +30,15 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import {
   clockTicks, coreBusy, coreTimes, format3, formatBytes, formatInt, freePort, httpGet, installCleanup, machineInfo, machineLines,
   makeTempDir, markdownTable, median, memory, pct, postLuaBodies, processTicks, removeTempDir, replaceDocPart, sleep, start, stop,
   STOP_TIMEOUT_MS, summarize, summaryCells, threadTimes, threadWchan, uptimeLine, verifyArchiveJson, waitExit, waitQuiet, waitReady,
-  writeBodiesHar, codeVersion, type ArchiveTotals, type Summary, type ThreadTime, intOption
+  writeBodiesHar, codeVersion, type ArchiveTotals, type Summary, type ThreadTime, intOption,
+  OUT_ROOT, REPO
 } from './stats.js'
 
-const HERE = path.dirname(fileURLToPath(import.meta.url)) // <outDir>/test/bench
-const OUT_ROOT = path.resolve(HERE, '../..') // dist, dist-bench, ...
-const REPO = path.resolve(OUT_ROOT, '..')
 const OUT_NAME = path.relative(REPO, OUT_ROOT)
 const AUTOCANNON = path.join(REPO, 'node_modules/autocannon/autocannon.js')
 /** SINK_BENCH_DOCS redirects --write-docs to another file (to try the harness without touching the docs). */

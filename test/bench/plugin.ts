@@ -23,28 +23,20 @@
 // Linux only (taskset, /proc), at least 2 CPUs, wrk on PATH.
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { readCodec } from '../../lib/codecs.js'
 import type { BlackholeStats } from '../../plugin/index.js'
 import {
   codeVersion, coreBusy, coreTimes, format3, formatInt, freePort, httpGet, installCleanup, machineInfo,
   machineLines, makeTempDir, markdownTable, memory, mib, pct, processCpu, removeTempDir, replaceDocSection,
   runWrk, start, stop, STOP_TIMEOUT_MS, summarize, summaryCells, verifyArchive, waitQuiet, waitReady,
-  wrkArgs, wrkBenchCommand, wrkBenchPreflight, parseWrkBenchCli, type WrkBenchCli, wrkProblems, type Summary, type WrkResult
+  wrkArgs, wrkBenchCommand, wrkBenchPreflight, parseWrkBenchCli, type WrkBenchCli, wrkProblems, type Summary, type WrkResult,
+  BENCH_DIR as HERE, OUT_ROOT, REPO, CLI, POST_LUA, SERVER_CPU, WRK_CPU, CONNECTIONS
 } from './stats.js'
 
-const HERE = path.dirname(fileURLToPath(import.meta.url)) // <outDir>/test/bench
-const OUT_ROOT = path.resolve(HERE, '../..') // dist, dist-pbench, ...
-const REPO = path.resolve(OUT_ROOT, '..')
-const CLI = path.join(OUT_ROOT, 'preset/cli.js')
 const APP = path.join(HERE, 'plugin-app.js')
-const POST_LUA = path.join(REPO, 'test/bench/post.lua')
 /** PLUGIN_BENCH_DOCS redirects --write-docs to another file. */
 const DOCS = process.env.PLUGIN_BENCH_DOCS ?? path.join(REPO, 'docs/benchmarks.md')
 
-const SERVER_CPU = '0'
-const WRK_CPU = '1'
-const CONNECTIONS = 64
 const URL_PATH = '/orders'
 const READY_TIMEOUT_MS = 30_000
 /** A run during which other processes took more than this of CPU 0 or 1 is measured again. */

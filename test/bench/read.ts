@@ -27,26 +27,19 @@ import { openSync, closeSync, existsSync, mkdirSync, readdirSync } from 'node:fs
 import os from 'node:os'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import {
   codeVersion, formatBytes, formatInt, format3, freePort, httpGet, installCleanup, machineInfo, machineLines, makeTempDir, markdownTable,
   median, removeTempDir, replaceDocSection, runWrk, sleep, start, stop, STOP_TIMEOUT_MS, summarize, summaryCells, uptimeLine,
-  verifyArchiveJson, waitQuiet, waitReady, wrkArgs, wrkBenchPreflight, type ArchiveTotals, type WrkResult, intOption
+  verifyArchiveJson, waitQuiet, waitReady, wrkArgs, wrkBenchPreflight, type ArchiveTotals, type WrkResult, intOption,
+  OUT_ROOT, REPO, POST_LUA, SERVER_CPU, WRK_CPU, CONNECTIONS
 } from './stats.js'
 
-const HERE = path.dirname(fileURLToPath(import.meta.url)) // <outDir>/test/bench
-const OUT_ROOT = path.resolve(HERE, '../..')
-const REPO = path.resolve(OUT_ROOT, '..')
 const OUT_NAME = path.relative(REPO, OUT_ROOT)
-const POST_LUA = path.join(REPO, 'test/bench/post.lua')
 /** SINK_BENCH_DOCS redirects --write-docs to another file (to try the harness without touching the docs). */
 const DOCS = process.env.SINK_BENCH_DOCS ?? path.join(REPO, 'docs/benchmarks.md')
 
-const SERVER_CPU = '0'
-const WRK_CPU = '1'
 const READ_CPU = '0'
-const CONNECTIONS = 64
 const URL_PATH = '/ingest'
 const MAX_RECORD_SECONDS = 1800
 const READ_TIMEOUT_MS = 1_800_000

@@ -24,22 +24,18 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ArchiveWriter } from '../../lib/archive-writer.js'
-import { format3, formatBytes, formatInt, machineInfo, machineLines, markdownTable, median, replaceDocSection, summarize } from './stats.js'
+import {
+  format3, formatBytes, formatInt, machineInfo, machineLines, markdownTable, median, replaceDocSection, summarize,
+  OUT_ROOT, REPO, CLI, SERVER_CPU, CONNECTIONS
+} from './stats.js'
 
-const HERE = path.dirname(fileURLToPath(import.meta.url)) // <outDir>/test/bench
-const OUT_ROOT = path.resolve(HERE, '../..') // dist, dist-replay, ...
-const REPO = path.resolve(OUT_ROOT, '..')
-const CLI = path.join(OUT_ROOT, 'preset/cli.js')
 const AUTOCANNON = path.join(REPO, 'node_modules/autocannon/autocannon.js')
 const DOCS = path.join(REPO, 'docs/benchmarks.md')
 const OUT_NAME = path.relative(REPO, OUT_ROOT)
 
-const SERVER_CPU = '0'
 const CLIENT_CPU = '1'
-const CONNECTIONS = 64
 const BODY_BYTES = 2048
 const URL_PATH = '/ingest'
 const RUN_TIMEOUT_MS = 180_000

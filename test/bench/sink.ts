@@ -25,28 +25,20 @@
 import { existsSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { readCodec } from '../../lib/codecs.js'
 import {
   codeVersion as codeVersion0, coreBusy, coreTimes, format3, formatBytes, formatInt, freePort, httpGet,
   installCleanup, machineInfo, machineLines, makeTempDir, markdownTable, median, memory, mib, pct,
   processCpu, removeTempDir, replaceDocSection, runWrk as runWrk0, sleep, start, stop, STOP_TIMEOUT_MS,
   summarize, summaryCells, verifyArchive as verifyArchive0, waitQuiet as waitQuiet0, waitReady as waitReady0,
-  wrkArgs, wrkBenchCommand, wrkBenchPreflight, parseWrkBenchCli, type WrkBenchCli, wrkProblems, type Exit, type Proc, type Summary, type WrkResult
+  wrkArgs, wrkBenchCommand, wrkBenchPreflight, parseWrkBenchCli, type WrkBenchCli, wrkProblems, type Exit, type Proc, type Summary, type WrkResult,
+  BENCH_DIR as HERE, REPO, CLI, POST_LUA, SERVER_CPU, WRK_CPU, CONNECTIONS
 } from './stats.js'
 
-const HERE = path.dirname(fileURLToPath(import.meta.url)) // <outDir>/test/bench
-const OUT_ROOT = path.resolve(HERE, '../..') // dist, dist-sink, ...
-const REPO = path.resolve(OUT_ROOT, '..')
-const CLI = path.join(OUT_ROOT, 'preset/cli.js')
 const BARE = path.join(HERE, 'bare-fastify.js')
-const POST_LUA = path.join(REPO, 'test/bench/post.lua')
 /** SINK_BENCH_DOCS redirects --write-docs to another file (to try the harness without touching the docs). */
 const DOCS = process.env.SINK_BENCH_DOCS ?? path.join(REPO, 'docs/benchmarks.md')
 
-const SERVER_CPU = '0'
-const WRK_CPU = '1'
-const CONNECTIONS = 64
 const BODY_BYTES = 2048 // post.lua's bodies
 const URL_PATH = '/ingest'
 const READY_TIMEOUT_MS = 30_000

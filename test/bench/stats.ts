@@ -7,9 +7,21 @@ import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import v8 from 'node:v8'
 import vm from 'node:vm'
+
+// Where the benchmarks run from (any outDir: dist, dist-bench, ...) and the layout they share.
+export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url)) // <outDir>/test/bench
+export const OUT_ROOT = path.resolve(BENCH_DIR, '../..')
+export const REPO = path.resolve(OUT_ROOT, '..')
+export const CLI = path.join(OUT_ROOT, 'preset/cli.js')
+export const POST_LUA = path.join(REPO, 'test/bench/post.lua')
+/** Servers under test run on this CPU, load generators on the other. */
+export const SERVER_CPU = '0'
+export const WRK_CPU = '1'
+export const CONNECTIONS = 64
 
 /** Median, minimum and maximum of a set of measurements. */
 export interface Summary {
