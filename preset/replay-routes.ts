@@ -272,11 +272,17 @@ export function addReplayRoutes (fastify: FastifyInstance, o: ReplayRouteOptions
     }
   })
 
+  /** The job named in the URL, for a request with the right token (else 401/403/404). */
+  function authorizedJob (request: FastifyRequest): Job {
+    authorize(request)
+    const job = jobs.get((request.params as { id: string }).id)
+    if (job === undefined) throw new HttpError(404, 'no such replay job')
+    return job
+  }
+
   fastify.get(`${o.prefix}/replay/:id`, { config }, async (request, reply) => {
     try {
-      authorize(request)
-      const job = jobs.get((request.params as { id: string }).id)
-      if (job === undefined) throw new HttpError(404, 'no such replay job')
+      const job = authorizedJob(request)
       return view(job)
     } catch (err) {
       return fail(reply, err)
@@ -285,9 +291,7 @@ export function addReplayRoutes (fastify: FastifyInstance, o: ReplayRouteOptions
 
   fastify.delete(`${o.prefix}/replay/:id`, { config }, async (request, reply) => {
     try {
-      authorize(request)
-      const job = jobs.get((request.params as { id: string }).id)
-      if (job === undefined) throw new HttpError(404, 'no such replay job')
+      const job = authorizedJob(request)
       job.controller.abort()
       return reply.code(202).send(view(job))
     } catch (err) {
