@@ -128,12 +128,12 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
 
   const log = new RateLimitedLog(fastify.log, o.logIntervalMs)
   const sampler = new Sampler(o)
-  const stats: CaptureStats = {
+  // (overBudget is the budget's own count.)
+  const stats: Omit<CaptureStats, 'overBudget'> = {
     seen: 0,
     recorded: 0,
     skipped: { route: 0, filter: 0, sample: 0, rate: 0 },
     truncated: 0,
-    overBudget: 0,
     aborted: 0,
     withheldBodies: 0,
     errors: 0
