@@ -112,6 +112,24 @@ function fieldBytes (s: Bytes, latin1: boolean): Bytes {
   return !latin1 && typeof s === 'string' && NON_LATIN1.test(s) ? utf8.encode(s) : s
 }
 
+// Little-endian stores as plain byte writes: Buffer's writeUInt*LE validate their arguments
+// on every call, and a record makes about forty of them. (A Uint8Array store keeps the low byte.)
+function w16 (out: Buffer, p: number, v: number): void {
+  out[p] = v
+  out[p + 1] = v >>> 8
+}
+
+function w32 (out: Buffer, p: number, v: number): void {
+  out[p] = v
+  out[p + 1] = v >>> 8
+  out[p + 2] = v >>> 16
+  out[p + 3] = v >>> 24
+}
+
+function zero (out: Buffer, from: number, to: number): void {
+  for (let p = from; p < to; p++) out[p] = 0
+}
+
 /** Writes a one-byte-per-char string at `pos`; returns the end. */
 function putLatin1 (out: Buffer, s: string, pos: number): number {
   const n = s.length
@@ -149,55 +167,60 @@ function vectorRoom (length: number, terminated: boolean): number {
 
 const lengthOf = (v: Bytes): number => v === undefined ? -1 : v.length
 
-/**
- * Writes `v` as a vector at `pos` and points its table field at it; returns the next free
- * position. Empty strings are stored (an absent field and "" read the same anyway).
- * `v` may also be rawHeaders pairs, written as a header block.
- */
-function putVector (out: Buffer, base: number, slot: number, at: number, pos: number, v: Bytes | readonly string[], terminated: boolean): number {
-  const slotAt = base + VTABLE + 4 + 2 * slot
+/** Points field `slot` (at `at` in the table) at a vector starting at `pos`, or marks it absent. */
+function putSlot (out: Buffer, base: number, slot: number, at: number, pos: number): void {
   const fieldAt = base + TABLE + at
-  if (v === undefined) {
-    out.writeUInt16LE(0, slotAt)
-    out.writeUInt32LE(0, fieldAt)
-    return pos
-  }
-  out.writeUInt16LE(at, slotAt)
-  out.writeUInt32LE(pos - fieldAt, fieldAt)
-  let end: number
-  if (typeof v === 'string') end = putLatin1(out, v, pos + 4)
-  else if (Array.isArray(v)) end = putRawHeaders(out, v, pos + 4)
-  else {
-    out.set(v as Uint8Array, pos + 4)
-    end = pos + 4 + (v as Uint8Array).length
-  }
-  out.writeUInt32LE(end - pos - 4, pos)
+  w16(out, base + VTABLE + 4 + 2 * slot, pos < 0 ? 0 : at)
+  w32(out, fieldAt, pos < 0 ? 0 : pos - fieldAt)
+}
+
+/** Ends a vector written from `pos + 4` to `end`: its length, the NUL of strings, padding to 4. */
+function endVector (out: Buffer, base: number, pos: number, end: number, terminated: boolean): number {
+  w32(out, pos, end - pos - 4)
   if (terminated) out[end++] = 0
   while (((end - base) & 3) !== 0) out[end++] = 0
   return end
 }
 
-// Buffer.writeBigUInt64LE splits the BigInt with BigInt arithmetic; DataView writes it natively.
-let viewed: ArrayBufferLike | null = null
-let view: DataView = new DataView(new ArrayBuffer(0))
-function dataView (out: Buffer): DataView {
-  if (out.buffer !== viewed) {
-    viewed = out.buffer
-    view = new DataView(out.buffer)
+/**
+ * Writes a string field at `pos` and points its table field at it; returns the next free
+ * position. Empty strings are stored (an absent field and "" read the same anyway).
+ */
+function putString (out: Buffer, base: number, slot: number, at: number, pos: number, v: Bytes): number {
+  if (v === undefined) {
+    putSlot(out, base, slot, at, -1)
+    return pos
   }
-  return view
+  putSlot(out, base, slot, at, pos)
+  let end: number
+  if (typeof v === 'string') {
+    end = putLatin1(out, v, pos + 4)
+  } else {
+    out.set(v, pos + 4)
+    end = pos + 4 + v.length
+  }
+  return endVector(out, base, pos, end, true)
 }
+
+// Buffer.writeBigUInt64LE splits the BigInt with BigInt arithmetic; DataView writes it natively.
+// One view per batch buffer (reading `out.buffer` is a call into C++ each time).
+let viewed: Buffer | null = null
+let view: DataView = new DataView(new ArrayBuffer(0))
 
 function putU64 (out: Buffer, base: number, slot: number, at: number, v: bigint | undefined): void {
   const present = v !== undefined && v !== 0n
-  out.writeUInt16LE(present ? at : 0, base + VTABLE + 4 + 2 * slot)
-  dataView(out).setBigUint64(out.byteOffset + base + TABLE + at, present ? BigInt.asUintN(64, v) : 0n, true)
+  w16(out, base + VTABLE + 4 + 2 * slot, present ? at : 0)
+  if (out !== viewed) {
+    viewed = out
+    view = new DataView(out.buffer, out.byteOffset, out.length)
+  }
+  view.setBigUint64(base + TABLE + at, present ? BigInt.asUintN(64, v) : 0n, true)
 }
 
 function putU16 (out: Buffer, base: number, slot: number, at: number, v: number | undefined): void {
   const present = v !== undefined && v !== 0
-  out.writeUInt16LE(present ? at : 0, base + VTABLE + 4 + 2 * slot)
-  out.writeUInt16LE(present ? v & 0xFFFF : 0, base + TABLE + at)
+  w16(out, base + VTABLE + 4 + 2 * slot, present ? at : 0)
+  w16(out, base + TABLE + at, present ? v : 0)
 }
 
 /** A record's parts, ready to write: sized once, written once. */
@@ -231,11 +254,11 @@ export class PreparedRequest {
   /** Writes the record at `out[base]`; `out` must have `size` bytes from there. Returns `size`. */
   writeTo (out: Buffer, base: number): number {
     const r = this.r
-    out.writeUInt32LE(TABLE, base)
-    out.writeUInt16LE(VTABLE_SIZE, base + VTABLE)
-    out.writeUInt16LE(TABLE_SIZE, base + VTABLE + 2)
-    out.fill(0, base + VTABLE + VTABLE_SIZE, base + TABLE)
-    out.writeInt32LE(TABLE - VTABLE, base + TABLE)
+    w32(out, base, TABLE)
+    w16(out, base + VTABLE, VTABLE_SIZE)
+    w16(out, base + VTABLE + 2, TABLE_SIZE)
+    zero(out, base + VTABLE + VTABLE_SIZE, base + TABLE)
+    w32(out, base + TABLE, TABLE - VTABLE)
     const body = r.body ?? null
     putU16(out, base, Field.remotePort, At.remotePort, r.remotePort)
     putU16(out, base, Field.responseStatus, At.responseStatus, r.responseStatus)
@@ -245,19 +268,28 @@ export class PreparedRequest {
     putU64(out, base, Field.bodyLength, At.bodyLength, storeLength ? BigInt(bodyLength) : undefined)
     putU64(out, base, Field.responseTimeNs, At.responseTimeNs, r.responseTimeNs)
     let pos = base + VECTORS
-    pos = putVector(out, base, Field.id, At.id, pos, this.id, true)
-    pos = putVector(out, base, Field.method, At.method, pos, this.method, true)
-    pos = putVector(out, base, Field.uri, At.uri, pos, this.uri, true)
-    pos = this.rawHeadersLength >= 0
-      ? putVector(out, base, Field.headers, At.headers, pos, r.rawHeaders, true)
-      : putVector(out, base, Field.headers, At.headers, pos, this.headers, true)
-    pos = putVector(out, base, Field.body, At.body, pos, body ?? undefined, false)
-    pos = putVector(out, base, Field.remoteAddr, At.remoteAddr, pos, this.remoteAddr, true)
-    pos = putVector(out, base, Field.httpVersion, At.httpVersion, pos, this.httpVersion, true)
+    pos = putString(out, base, Field.id, At.id, pos, this.id)
+    pos = putString(out, base, Field.method, At.method, pos, this.method)
+    pos = putString(out, base, Field.uri, At.uri, pos, this.uri)
+    if (this.rawHeadersLength >= 0) {
+      putSlot(out, base, Field.headers, At.headers, pos)
+      pos = endVector(out, base, pos, putRawHeaders(out, r.rawHeaders as readonly string[], pos + 4), true)
+    } else {
+      pos = putString(out, base, Field.headers, At.headers, pos, this.headers)
+    }
+    if (body === null) {
+      putSlot(out, base, Field.body, At.body, -1)
+    } else {
+      putSlot(out, base, Field.body, At.body, pos)
+      out.set(body, pos + 4)
+      pos = endVector(out, base, pos, pos + 4 + body.length, false)
+    }
+    pos = putString(out, base, Field.remoteAddr, At.remoteAddr, pos, this.remoteAddr)
+    pos = putString(out, base, Field.httpVersion, At.httpVersion, pos, this.httpVersion)
     const truncated = r.bodyTruncated === true
-    out.writeUInt16LE(truncated ? At.bodyTruncated : 0, base + VTABLE + 4 + 2 * Field.bodyTruncated)
+    w16(out, base + VTABLE + 4 + 2 * Field.bodyTruncated, truncated ? At.bodyTruncated : 0)
     out[base + TABLE + At.bodyTruncated] = truncated ? 1 : 0
-    out.fill(0, base + TABLE + TABLE_SIZE, base + VECTORS)
+    zero(out, base + TABLE + TABLE_SIZE, base + VECTORS)
     return pos - base
   }
 }
