@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { getCodec, type BlockCodec, type CodecName } from './codecs.js'
 import { encodeBlocksInto, encodedBound, frameEnd, frameHeader, MAX_BLOCK_INPUT } from './lz4-frame.js'
-import { PreparedRequest, type RequestRecord } from './record.js'
+import { copyBytes, PreparedRequest, type RequestRecord } from './record.js'
 import { createXxh32, xxh32StateTransferable, type Xxh32Stream } from './xxh32.js'
 import { compressThread, isShared, sharedBuffer } from './compress-thread.js'
 import { liveTmpFiles, recoverTmpFiles } from './recover.js'
@@ -258,7 +258,7 @@ export class ArchiveWriter {
     if (this.#closed) return this.#drop('closed') >= 0
     const at = this.#reserve(bytes.length)
     if (at < 0) return false
-    this.#batch.buf.set(bytes, at)
+    copyBytes(this.#batch.buf, bytes, at)
     if (this.#batch.len >= this.#o.batchBytes) this.#sealBatch()
     return true
   }

@@ -312,6 +312,29 @@ test('PreparedRequest.writeTo writes in place: the same bytes as encodeRequest, 
   assert.equal(Buffer.from(vectorBytes(wide, Field.uri)!).toString('utf8'), '/caf\u00e9/\u2603')
 })
 
+test('PreparedRequest.writeTo into shared memory: bodies and byte strings from any alignment, the same bytes', () => {
+  // Batches for the compression thread are SharedArrayBuffers, where long copies take another path.
+  const shared = Buffer.from(new SharedArrayBuffer(1 << 16))
+  const plain = Buffer.alloc(1 << 16)
+  const source = Buffer.alloc(4096 + 16)
+  for (let i = 0; i < source.length; i++) source[i] = (i * 31 + 7) & 0xFF
+  for (const length of [0, 1, 127, 128, 129, 2048, 4096]) {
+    for (let shift = 0; shift < 8; shift++) {
+      const body = source.subarray(shift, shift + length)
+      const r: RequestRecord = { method: 'POST', uri: '/s', id: source.subarray(shift, shift + Math.min(length, 300)), body }
+      const p = new PreparedRequest(r)
+      const base = 8 * shift
+      shared.fill(0xEE)
+      plain.fill(0xEE)
+      assert.equal(p.writeTo(shared, base), p.size)
+      assert.equal(p.writeTo(plain, base), p.size)
+      assert.ok(shared.equals(plain), `body of ${length} bytes from offset ${shift}`)
+      assert.deepStrictEqual(shared.subarray(base, base + p.size), Buffer.from(encodeRequest(r)))
+      assert.deepStrictEqual(Buffer.from(decodeRequest(shared.subarray(base, base + p.size)).body), Buffer.from(body))
+    }
+  }
+})
+
 test('decodeRequest reads records inside a larger, unaligned buffer', () => {
   const r = randomRecord(new Rng(9), 1)
   r.body = new Uint8Array([9, 8, 7])
