@@ -47,6 +47,8 @@ export class Capture {
     readonly startNs: bigint,
     readonly maxBodyBytes: number,
     readonly budget: CaptureBudget,
+    /** Take the time the response finished (`endNs`). */
+    readonly timeResponse: boolean,
     /** Called once, when the request is complete (or aborted). */
     readonly onDone: (cap: Capture) => void
   ) {
@@ -99,8 +101,8 @@ export class Capture {
     this.budget.used -= this.kept
     this.raw.push = this.origPush
     this.raw[kCapture] = undefined
+    // The response's finish listener stays: it finds no capture (cheaper than removing it).
     this.res[kCapture] = undefined
-    this.res.removeListener('finish', onResponseFinish)
     if (this.streamListeners) {
       this.raw.removeListener('close', onRequestClose)
       this.res.removeListener('close', onResponseClose)
@@ -152,7 +154,7 @@ function onResponseFinish (this: CapturedResponse): void {
   if (cap === undefined || cap.done) return
   cap.responded = true
   cap.status = this.statusCode
-  cap.endNs = process.hrtime.bigint()
+  if (cap.timeResponse) cap.endNs = process.hrtime.bigint()
   if (cap.ended) cap.finish()
   else cap.awaitBodyEnd()
 }
@@ -199,9 +201,9 @@ function buffered (raw: Readable): Buffer[] {
 }
 
 /** Starts capturing the body of `raw`; the capture finishes itself when the request ends. */
-export function startCapture (raw: IncomingMessage, res: ServerResponse, startNs: bigint, maxBodyBytes: number, budget: CaptureBudget, onDone: (cap: Capture) => void): Capture {
+export function startCapture (raw: IncomingMessage, res: ServerResponse, startNs: bigint, maxBodyBytes: number, budget: CaptureBudget, timeResponse: boolean, onDone: (cap: Capture) => void): Capture {
   const stream = raw as unknown as TeeStream
-  const cap = new Capture(stream, res, startNs, maxBodyBytes, budget, onDone)
+  const cap = new Capture(stream, res, startNs, maxBodyBytes, budget, timeResponse, onDone)
   if (stream.readableLength > 0) for (const c of buffered(stream)) cap.add(c)
   // A request without a body never ends its stream unless someone reads it (inject, bodyless methods).
   const h = raw.headers

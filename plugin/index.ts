@@ -141,6 +141,7 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
   const budget: CaptureBudget = { used: 0, max: o.maxCaptureBytes, overruns: 0 }
   // Wall-clock base for the monotonic clock: arrival times keep hrtime's precision.
   const epochBase = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint()
+  const timeResponse = o.recordResponse
   const idPrefix = randomBytes(4).toString('hex') + '-'
   let idSeq = 0
 
@@ -178,11 +179,10 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
         remotePort: raw.socket?.remotePort,
         httpVersion: raw.httpVersion,
         bodyLength: cap.received,
-        bodyTruncated: truncated
-      }
-      if (o.recordResponse && cap.responded) {
-        record.responseStatus = cap.status
-        record.responseTimeNs = cap.endNs - cap.startNs
+        bodyTruncated: truncated,
+        // (Always present, possibly undefined: every record object keeps one shape.)
+        responseStatus: timeResponse && cap.responded ? cap.status : undefined,
+        responseTimeNs: timeResponse && cap.responded ? cap.endNs - cap.startNs : undefined
       }
       if (writer.record(record)) stats.recorded++
     } catch (err) {
@@ -205,7 +205,7 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
       } else {
         const skip = sampler.decide(request.raw, rc?.sample)
         if (skip !== null) stats.skipped[skip]++
-        else startCapture(request.raw, reply.raw, process.hrtime.bigint(), o.maxBodyBytes, budget, onCaptureDone)
+        else startCapture(request.raw, reply.raw, process.hrtime.bigint(), o.maxBodyBytes, budget, timeResponse, onCaptureDone)
       }
     } catch (err) {
       stats.errors++
