@@ -4,6 +4,9 @@
 // so a job is a few numbers and references: nothing is copied or transferred.
 import { Worker } from 'node:worker_threads'
 
+/** How far below the thread that starts it the compression thread runs (nice value, Linux). */
+export const COMPRESS_THREAD_NICE = 5
+
 export interface CompressJob {
   id: number
   codec: string

@@ -2,13 +2,14 @@
 // errors, flushSync and stats. Every file written here is read back with readArchive.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { ArchiveWriter, type SealedFile } from '../lib/archive-writer.js'
 import { readArchive, readFileRecords } from '../lib/archive-reader.js'
 import { getCodec, liblz4Codec, lz4NapiCodec, type CodecName } from '../lib/codecs.js'
 import { encodeRequest } from '../lib/record.js'
+import { COMPRESS_THREAD_NICE } from '../lib/compress-thread.js'
 import { requireTool } from './tools.js'
 import {
   blockEnds, countRecords, encoded, fakeLogger, listDir, lz4Decompress, lz4Test, readUris, recordOf,
@@ -558,6 +559,21 @@ describe('ArchiveWriter flushSync and stats', () => {
     }
     // Same blocks and the same content checksum, carried from batch to batch by the thread.
     assert.ok(files[0].equals(files[1]), 'threaded and inline files differ')
+  })
+
+  test('the compression thread runs below the request thread (nice value, Linux)', async (t) => {
+    if (process.platform !== 'linux') return t.skip('per-thread nice values are a Linux feature')
+    const dir = await tmpDir('nice')
+    t.after(() => rmDir(dir))
+    const w = new ArchiveWriter({ dir, flushMs: 0, batchBytes: 1024 })
+    assert.equal(w.stats().compressThread, true)
+    for (let i = 0; i < 20; i++) w.append(encoded(i, 100))
+    await w.close()
+    const nice = async (task: string): Promise<number> => Number((await readFile(`/proc/self/task/${task}/stat`, 'utf8')).split(') ')[1].split(' ')[16])
+    const own = await nice(String(process.pid))
+    if (own + COMPRESS_THREAD_NICE > 19) return t.skip(`this process already runs at nice ${own}`)
+    const values = await Promise.all((await readdir('/proc/self/task')).map(nice))
+    assert.equal(values.filter(n => n === own + COMPRESS_THREAD_NICE).length, 1, `nice values of the threads: ${values.join(' ')}`)
   })
 
   test('flushSync() while the compression thread has a batch keeps every record once', async (t) => {
