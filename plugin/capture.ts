@@ -39,6 +39,11 @@ export class Capture {
   streamListeners = false
   /** Listed on its connection, which finishes it when it closes. */
   onSocket = false
+  /**
+   * Finishes when the response does (or later, if the body is still arriving). Otherwise it
+   * finishes when the body ends or the connection closes, and no listener goes on the response.
+   */
+  waitResponse = true
   readonly origPush: PushFn
 
   constructor (
@@ -47,7 +52,7 @@ export class Capture {
     readonly startNs: bigint,
     readonly maxBodyBytes: number,
     readonly budget: CaptureBudget,
-    /** Take the time the response finished (`endNs`). */
+    /** Take the response's status and time: the capture waits for the response. */
     readonly timeResponse: boolean,
     /** Called once, when the request is complete (or aborted). */
     readonly onDone: (cap: Capture) => void
@@ -125,8 +130,8 @@ function teePush (this: TeeStream, chunk: unknown, encoding?: BufferEncoding): b
   if (cap !== undefined) {
     if (chunk === null) {
       cap.ended = true
-      // Complete and already answered (the handler did not wait for the body): record now.
-      if (cap.responded) cap.finish()
+      // Complete, and answered already (the handler did not wait for the body) or not waited for.
+      if (cap.responded || !cap.waitResponse) cap.finish()
     } else if (Buffer.isBuffer(chunk)) {
       cap.add(chunk)
     } else if (typeof chunk === 'string') {
@@ -212,11 +217,19 @@ export function startCapture (raw: IncomingMessage, res: ServerResponse, startNs
   stream[kCapture] = cap
   stream.push = teePush
   const response = res as CapturedResponse
-  response[kCapture] = cap
-  response.on('finish', onResponseFinish)
   const socket = raw.socket as CapturedSocket | null
-  if (raw.httpVersionMajor < 2 && socket instanceof Socket) {
+  const http1 = raw.httpVersionMajor < 2 && socket instanceof Socket
+  // Only Node's HTTP/1 parser is sure to end every request stream, read or not (inject's and
+  // HTTP/2's end when read): elsewhere the response says when the request is done.
+  cap.waitResponse = timeResponse || !http1
+  if (cap.waitResponse) {
+    response[kCapture] = cap
+    response.on('finish', onResponseFinish)
+  }
+  if (http1) {
     watchSocket(socket, cap)
+    // The whole request arrived before the tee (an async hook ran first): nothing to wait for.
+    if (raw.complete && !cap.waitResponse) cap.finish()
   } else {
     // HTTP/2 streams end alone (RST_STREAM) while the session lives on, and inject's fake
     // socket never closes. `on`, not `once`: finish() removes them, without a wrapper each.

@@ -163,7 +163,8 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
         }
       }
       if (truncated) stats.truncated++
-      if (!cap.responded) stats.aborted++
+      // (Without the response, a request is aborted when it ends before its body does.)
+      if (cap.waitResponse ? !cap.responded : !cap.ended) stats.aborted++
       const record: RequestRecord = {
         id: headerValue(headers[o.idHeader]) ?? idPrefix + (++idSeq).toString(36),
         method: raw.method ?? '',

@@ -4,6 +4,7 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
+import { Readable } from 'node:stream'
 import zlib, { gzipSync } from 'node:zlib'
 import multipart from '@fastify/multipart'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
@@ -591,4 +592,50 @@ test('maxCaptureBytes: bodies in flight beyond the budget are stored truncated, 
   bytesEqual(b?.body ?? new Uint8Array(0), big.subarray(0, 8192), 'the first 8192 bytes')
   bytesEqual(byId.get('small')?.body ?? new Uint8Array(0), small, 'the next body is whole')
   assert.equal(byId.get('small')?.bodyTruncated, false)
+})
+
+test('recordResponse: false records at the end of the body, over sockets and inject; a cut body counts as aborted', T, async t => {
+  const scope = new Scope(t)
+  const dir = await scope.dir('no-response')
+  const app = await scope.app(async a => {
+    await bodyRoutes(a)
+    a.get('/get', async () => 'ok')
+  }, { dir, recordResponse: false })
+  const port = await listen(app)
+  const body = noise(5000, 31)
+  assert.equal((await httpRequest(port, { method: 'GET', path: '/get' })).status, 200)
+  assert.equal((await httpRequest(port, { method: 'POST', path: '/bytes', headers: { 'content-type': 'application/octet-stream' }, body })).status, 200)
+  // Chunked over a socket, and streamed by inject without a length: the whole body either way.
+  const chunked = await rawRequest(port, ['POST /bytes?chunked=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n',
+    '5\r\nhello\r\n', '6\r\n world\r\n0\r\n\r\n'], 20)
+  assert.equal(parseResponse(chunked.data).status, 200)
+  const streamed = await app.inject({ method: 'POST', url: '/bytes?inject=1', headers: { 'content-type': 'application/octet-stream' }, payload: Readable.from([body.subarray(0, 100), body.subarray(100)]) })
+  assert.equal(streamed.statusCode, 200)
+  assert.equal((await app.inject({ method: 'GET', url: '/get?inject=1' })).statusCode, 200)
+  // Half a body, then the client is gone.
+  const s = net.connect({ host: '127.0.0.1', port })
+  s.on('error', () => {})
+  await new Promise(resolve => s.once('connect', resolve))
+  s.write('POST /bytes?abort=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n')
+  s.write(body.subarray(0, 1000))
+  for (let i = 0; i < 200 && app.archive.stats().capture.seen < 6; i++) await sleep(10)
+  await sleep(50)
+  s.destroy()
+  for (let i = 0; i < 200 && app.archive.stats().capture.recorded < 6; i++) await sleep(10)
+  const stats = app.archive.stats()
+  await app.close()
+  const recs = await records(dir)
+  const byUri = new Map(recs.map(r => [r.uri, r]))
+  assert.equal(recs.length, 6, recs.map(r => r.uri).join(' '))
+  for (const uri of ['/get', '/get?inject=1']) assert.equal(byUri.get(uri)?.body.length, 0)
+  bytesEqual(byUri.get('/bytes')!.body, body, 'socket body')
+  bytesEqual(byUri.get('/bytes?inject=1')!.body, body, 'inject body')
+  assert.equal(Buffer.from(byUri.get('/bytes?chunked=1')!.body).toString(), 'hello world')
+  const cut = byUri.get('/bytes?abort=1')!
+  assert.equal(cut.bodyTruncated, true)
+  assert.equal(cut.body.length, 1000)
+  for (const r of recs) assert.equal(r.responseStatus, 0, 'no response stored')
+  assert.equal(stats.capture.aborted, 1)
+  assert.equal(stats.capture.truncated, 1)
+  assert.equal(stats.capture.errors, 0)
 })
