@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { getCodec, type BlockCodec, type CodecName } from './codecs.js'
 import { encodeBlocksInto, encodedBound, frameEnd, frameHeader, MAX_BLOCK_INPUT } from './lz4-frame.js'
-import { copyBytes, PreparedRequest, type RequestRecord } from './record.js'
+import { copyBytes, PreparedRequest, w32, type RequestRecord } from './record.js'
 import { createXxh32, xxh32StateTransferable, type Xxh32Stream } from './xxh32.js'
 import { compressThread, isShared, sharedBuffer } from './compress-thread.js'
 import { liveTmpFiles, recoverTmpFiles } from './recover.js'
@@ -284,8 +284,8 @@ export class ArchiveWriter {
       }
     }
     const buf = batch.buf
-    buf.writeUInt32LE(size, batch.len)
-    buf.writeUInt32LE(0, batch.len + 4)
+    w32(buf, batch.len, size)
+    w32(buf, batch.len + 4, 0)
     const at = batch.len + 8
     batch.len += need
     batch.records++

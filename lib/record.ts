@@ -119,7 +119,7 @@ function w16 (out: Buffer, p: number, v: number): void {
   out[p + 1] = v >>> 8
 }
 
-function w32 (out: Buffer, p: number, v: number): void {
+export function w32 (out: Buffer, p: number, v: number): void {
   out[p] = v
   out[p + 1] = v >>> 8
   out[p + 2] = v >>> 16
@@ -146,7 +146,29 @@ function rawHeadersLength (raw: readonly string[]): number {
   return n
 }
 
-function putRawHeaders (out: Buffer, raw: readonly string[], pos: number): number {
+// A long header block (browsers and SDKs send 300 to 800 bytes) is written by one call into
+// C++: rawHeaders joined with CRLF have the block's length, and every second CRLF then becomes
+// ': '. A short one stays in the JS loop, which costs about 2 ns a byte against the call's
+// fixed 0.15 µs (test/bench micro: 80 B 0.2 µs either way; 380 B 0.8 µs → 0.57 µs).
+const JOIN_HEADERS_FROM = 160
+
+/** Writes the header block of `raw` (`length` bytes, from rawHeadersLength) at `pos`; returns the end. */
+function putRawHeaders (out: Buffer, raw: readonly string[], pos: number, length: number): number {
+  if (length >= JOIN_HEADERS_FROM && (raw.length & 1) === 0) {
+    const end = pos + latin1Write.call(out, raw.join('\r\n'), pos, length - 4)
+    let p = pos
+    for (let i = 0; i < raw.length; i += 2) {
+      p += raw[i].length
+      out[p] = 0x3A // ':'
+      out[p + 1] = 0x20
+      p += 4 + raw[i + 1].length
+    }
+    out[end] = 0x0D
+    out[end + 1] = 0x0A
+    out[end + 2] = 0x0D
+    out[end + 3] = 0x0A
+    return end + 4
+  }
   for (let i = 0; i + 1 < raw.length; i += 2) {
     pos = putLatin1(out, raw[i], pos)
     out[pos++] = 0x3A // ':'
@@ -234,9 +256,16 @@ export function copyBytes (out: Buffer, src: Uint8Array, at: number): void {
 }
 
 function putU64 (out: Buffer, base: number, slot: number, at: number, v: bigint | undefined): void {
-  const present = v !== undefined && v !== 0n
-  w16(out, base + VTABLE + 4 + 2 * slot, present ? at : 0)
-  view.setBigUint64(base + TABLE + at, present ? BigInt.asUintN(64, v) : 0n, true)
+  const p = base + TABLE + at
+  if (v === undefined || v === 0n) {
+    // Absent (the usual case for two of the three): no BigInt work.
+    w16(out, base + VTABLE + 4 + 2 * slot, 0)
+    w32(out, p, 0)
+    w32(out, p + 4, 0)
+    return
+  }
+  w16(out, base + VTABLE + 4 + 2 * slot, at)
+  view.setBigUint64(p, BigInt.asUintN(64, v), true)
 }
 
 function putU16 (out: Buffer, base: number, slot: number, at: number, v: number | undefined): void {
@@ -296,7 +325,7 @@ export class PreparedRequest {
     pos = putString(out, base, Field.uri, At.uri, pos, this.uri)
     if (this.rawHeadersLength >= 0) {
       putSlot(out, base, Field.headers, At.headers, pos)
-      pos = endVector(out, base, pos, putRawHeaders(out, r.rawHeaders as readonly string[], pos + 4), true)
+      pos = endVector(out, base, pos, putRawHeaders(out, r.rawHeaders as readonly string[], pos + 4, this.rawHeadersLength), true)
     } else {
       pos = putString(out, base, Field.headers, At.headers, pos, this.headers)
     }

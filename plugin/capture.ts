@@ -11,8 +11,18 @@ export const kCapture = Symbol('fastify-blackhole.capture')
 type PushFn = (chunk: unknown, encoding?: BufferEncoding) => boolean
 type TeeStream = Readable & { [kCapture]?: Capture, push: PushFn, complete?: boolean }
 type CapturedResponse = ServerResponse & { [kCapture]?: Capture }
-const kCaptures = Symbol('fastify-blackhole.captures')
-type CapturedSocket = NonNullable<IncomingMessage['socket']> & { [kCaptures]?: Capture[] }
+const kConnection = Symbol('fastify-blackhole.connection')
+type CapturedSocket = NonNullable<IncomingMessage['socket']> & { [kConnection]?: Connection }
+
+/**
+ * An HTTP/1 connection's open captures, and its peer: read once per connection, since
+ * `remoteAddress` and `remotePort` ask the operating system again on every read.
+ */
+interface Connection {
+  readonly captures: Capture[]
+  readonly remoteAddress: string | undefined
+  readonly remotePort: number | undefined
+}
 
 /** Body bytes held by the captures of one plugin instance that have not finished yet. */
 export interface CaptureBudget {
@@ -45,6 +55,15 @@ export class Capture {
    */
   waitResponse = true
   readonly origPush: PushFn
+  // What the record needs from the request, read when the capture starts: then every request
+  // object still has the shape Node gave it, so these reads stay monomorphic.
+  readonly method: string
+  readonly url: string
+  readonly httpVersion: string
+  readonly rawHeaders: string[]
+  readonly headers: IncomingMessage['headers']
+  remoteAddress: string | undefined = undefined
+  remotePort: number | undefined = undefined
 
   constructor (
     readonly raw: TeeStream,
@@ -58,6 +77,12 @@ export class Capture {
     readonly onDone: (cap: Capture) => void
   ) {
     this.origPush = raw.push
+    const req = raw as unknown as IncomingMessage
+    this.method = req.method ?? ''
+    this.url = req.url ?? ''
+    this.httpVersion = req.httpVersion
+    this.rawHeaders = req.rawHeaders
+    this.headers = req.headers
   }
 
   add (chunk: Buffer): void {
@@ -114,7 +139,7 @@ export class Capture {
     }
     if (this.onSocket) {
       this.onSocket = false
-      const list = ((this.raw as unknown as IncomingMessage).socket as CapturedSocket)[kCaptures] as Capture[]
+      const list = (((this.raw as unknown as IncomingMessage).socket as CapturedSocket)[kConnection] as Connection).captures
       const i = list.indexOf(this)
       if (i >= 0) {
         list[i] = list[list.length - 1]
@@ -171,8 +196,8 @@ function onResponseClose (this: CapturedResponse): void {
 }
 
 function onSocketClose (this: CapturedSocket): void {
-  const list = this[kCaptures]
-  if (list !== undefined) for (const cap of list.slice()) cap.finish()
+  const conn = this[kConnection]
+  if (conn !== undefined) for (const cap of conn.captures.slice()) cap.finish()
 }
 
 /**
@@ -180,14 +205,15 @@ function onSocketClose (this: CapturedSocket): void {
  * connection closing, so one close listener per connection, added once, stands in for close
  * listeners on every request and response. (Pipelined requests can be open together.)
  */
-function watchSocket (socket: CapturedSocket, cap: Capture): void {
-  let list = socket[kCaptures]
-  if (list === undefined) {
-    list = socket[kCaptures] = []
+function watchSocket (socket: CapturedSocket, cap: Capture): Connection {
+  let conn = socket[kConnection]
+  if (conn === undefined) {
+    conn = socket[kConnection] = { captures: [], remoteAddress: socket.remoteAddress, remotePort: socket.remotePort }
     socket.on('close', onSocketClose)
   }
-  list.push(cap)
+  conn.captures.push(cap)
   cap.onSocket = true
+  return conn
 }
 
 /** Chunks already buffered in the stream before the tee was installed (an async hook ran first). */
@@ -227,10 +253,14 @@ export function startCapture (raw: IncomingMessage, res: ServerResponse, startNs
     response.on('finish', onResponseFinish)
   }
   if (http1) {
-    watchSocket(socket, cap)
+    const conn = watchSocket(socket, cap)
+    cap.remoteAddress = conn.remoteAddress
+    cap.remotePort = conn.remotePort
     // The whole request arrived before the tee (an async hook ran first): nothing to wait for.
     if (raw.complete && !cap.waitResponse) cap.finish()
   } else {
+    cap.remoteAddress = socket?.remoteAddress
+    cap.remotePort = socket?.remotePort
     // HTTP/2 streams end alone (RST_STREAM) while the session lives on, and inject's fake
     // socket never closes. `on`, not `once`: finish() removes them, without a wrapper each.
     cap.streamListeners = true

@@ -2,7 +2,6 @@
 // archives, with sampling, filters and redaction. The app's own routes answer as usual.
 import fp from 'fastify-plugin'
 import { randomBytes } from 'node:crypto'
-import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { ArchiveWriter, type WriterStats } from '../lib/archive-writer.js'
 import { RateLimitedLog } from '../lib/log.js'
@@ -147,10 +146,9 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
 
   function onCaptureDone (cap: Capture): void {
     try {
-      const raw = cap.raw as unknown as IncomingMessage
-      const headers = raw.headers
+      const headers = cap.headers
       const r = o.redact
-      let uri = (o.originalUriHeader !== null ? headerValue(headers[o.originalUriHeader]) : undefined) ?? raw.url ?? ''
+      let uri = (o.originalUriHeader !== null ? headerValue(headers[o.originalUriHeader]) : undefined) ?? cap.url
       if (r !== null) uri = redactUri(uri, r)
       let body: Buffer | null = cap.body()
       let truncated = cap.truncated
@@ -167,18 +165,18 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
       if (cap.waitResponse ? !cap.responded : !cap.ended) stats.aborted++
       const record: RequestRecord = {
         id: headerValue(headers[o.idHeader]) ?? idPrefix + (++idSeq).toString(36),
-        method: raw.method ?? '',
+        method: cap.method,
         uri,
         // Unredacted, the header block is written straight from rawHeaders into the batch.
-        headers: r === null ? undefined : headerBlock(raw.rawHeaders, r, o.originalUriHeader),
-        rawHeaders: raw.rawHeaders,
+        headers: r === null ? undefined : headerBlock(cap.rawHeaders, r, o.originalUriHeader),
+        rawHeaders: cap.rawHeaders,
         // Every string here comes from Node's HTTP parser, one char per byte.
         latin1: r === null,
         body,
         timeNs: epochBase + cap.startNs,
-        remoteAddr: raw.socket?.remoteAddress,
-        remotePort: raw.socket?.remotePort,
-        httpVersion: raw.httpVersion,
+        remoteAddr: cap.remoteAddress,
+        remotePort: cap.remotePort,
+        httpVersion: cap.httpVersion,
         bodyLength: cap.received,
         bodyTruncated: truncated,
         // (Always present, possibly undefined: every record object keeps one shape.)

@@ -57,8 +57,9 @@ async function blackholePreset (fastify: FastifyInstance, rawOpts: PresetOptions
       redact: o.redactHeaders.length > 0 ? { headers: o.redactHeaders } : false,
       originalUriHeader: 'x-original-uri',
       // The sink's own 200 says nothing about the real service: replay must not compare with it.
-      recordResponse: false,
-      ...(o.admin ? { exclude: { urls: [new RegExp('^' + o.adminPrefix.replace(/[.]/g, '\\.') + '(?:[/?]|$)')] } } : {})
+      // (The admin routes, a catch-all under their prefix included, say `config.blackhole: false`:
+      // no URL filter runs on every sink request.)
+      recordResponse: false
     })
   }
 
