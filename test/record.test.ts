@@ -302,6 +302,20 @@ test('PreparedRequest.writeTo writes in place: the same bytes as encodeRequest, 
   const out = Buffer.alloc(viaRaw.size)
   assert.equal(viaRaw.writeTo(out, 0), viaRaw.size)
   assert.deepStrictEqual(out, Buffer.from(viaString))
+  // Blocks of every length around the one from which rawHeaders are joined and written in one
+  // call (and the same with an unpaired last element, which takes the loop): the same bytes.
+  for (let k = 90; k <= 200; k++) {
+    const pad = 'p'.repeat(k) + '\xff'
+    const pairs = ['Host', 'h', 'X-Pad', pad, 'Accept', '*/*']
+    const expect = Buffer.from(encodeRequest({ method: 'GET', uri: '/', headers: `Host: h\r\nX-Pad: ${pad}\r\nAccept: */*\r\n\r\n` }))
+    for (const rawHeaders of [pairs, [...pairs, 'Unpaired']]) {
+      const p = new PreparedRequest({ method: 'GET', uri: '/', rawHeaders, latin1: true })
+      const got = Buffer.alloc(p.size + 8, 0xEE)
+      assert.equal(p.writeTo(got, 4), p.size)
+      assert.deepStrictEqual(got.subarray(4, 4 + p.size), expect, `header block of ${k + 36} bytes, ${rawHeaders.length} elements`)
+      assert.ok(got.subarray(0, 4).every(x => x === 0xEE) && got.subarray(4 + p.size).every(x => x === 0xEE), 'wrote outside its bytes')
+    }
+  }
   const odd = new PreparedRequest({ method: 'GET', uri: '/', rawHeaders: ['A', 'b', 'C'] })
   const oddOut = Buffer.alloc(odd.size + 8, 0xEE)
   assert.equal(odd.writeTo(oddOut, 0), odd.size)
