@@ -189,10 +189,15 @@ function vectorRoom (length: number, terminated: boolean): number {
 
 const lengthOf = (v: Bytes): number => v === undefined ? -1 : v.length
 
+/** Where the vtable entry of field `slot` is, for the record at `base`. */
+function slotAt (base: number, slot: number): number {
+  return base + VTABLE + 4 + 2 * slot
+}
+
 /** Points field `slot` (at `at` in the table) at a vector starting at `pos`, or marks it absent. */
 function putSlot (out: Buffer, base: number, slot: number, at: number, pos: number): void {
   const fieldAt = base + TABLE + at
-  w16(out, base + VTABLE + 4 + 2 * slot, pos < 0 ? 0 : at)
+  w16(out, slotAt(base, slot), pos < 0 ? 0 : at)
   w32(out, fieldAt, pos < 0 ? 0 : pos - fieldAt)
 }
 
@@ -259,18 +264,18 @@ function putU64 (out: Buffer, base: number, slot: number, at: number, v: bigint 
   const p = base + TABLE + at
   if (v === undefined || v === 0n) {
     // Absent (the usual case for two of the three): no BigInt work.
-    w16(out, base + VTABLE + 4 + 2 * slot, 0)
+    w16(out, slotAt(base, slot), 0)
     w32(out, p, 0)
     w32(out, p + 4, 0)
     return
   }
-  w16(out, base + VTABLE + 4 + 2 * slot, at)
+  w16(out, slotAt(base, slot), at)
   view.setBigUint64(p, BigInt.asUintN(64, v), true)
 }
 
 function putU16 (out: Buffer, base: number, slot: number, at: number, v: number | undefined): void {
   const present = v !== undefined && v !== 0
-  w16(out, base + VTABLE + 4 + 2 * slot, present ? at : 0)
+  w16(out, slotAt(base, slot), present ? at : 0)
   w16(out, base + TABLE + at, present ? v : 0)
 }
 
@@ -339,7 +344,7 @@ export class PreparedRequest {
     pos = putString(out, base, Field.remoteAddr, At.remoteAddr, pos, this.remoteAddr)
     pos = putString(out, base, Field.httpVersion, At.httpVersion, pos, this.httpVersion)
     const truncated = r.bodyTruncated === true
-    w16(out, base + VTABLE + 4 + 2 * Field.bodyTruncated, truncated ? At.bodyTruncated : 0)
+    w16(out, slotAt(base, Field.bodyTruncated), truncated ? At.bodyTruncated : 0)
     out[base + TABLE + At.bodyTruncated] = truncated ? 1 : 0
     zero(out, base + TABLE + TABLE_SIZE, base + VECTORS)
     return pos - base

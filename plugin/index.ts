@@ -144,6 +144,26 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
   const idPrefix = randomBytes(4).toString('hex') + '-'
   let idSeq = 0
 
+  // One record object, filled for each request: the writer has copied it into its batch when
+  // record() returns, so nothing keeps it, and no object of 15 fields is made per request.
+  const record: RequestRecord = {
+    id: '',
+    method: '',
+    uri: '',
+    headers: undefined,
+    rawHeaders: undefined,
+    latin1: true,
+    body: null,
+    timeNs: 0n,
+    remoteAddr: undefined,
+    remotePort: undefined,
+    httpVersion: undefined,
+    bodyLength: 0,
+    bodyTruncated: false,
+    responseStatus: undefined,
+    responseTimeNs: undefined
+  }
+
   function onCaptureDone (cap: Capture): void {
     try {
       const headers = cap.headers
@@ -163,30 +183,32 @@ const plugin: FastifyPluginAsync<BlackholeOptions> = async function fastifyBlack
       if (truncated) stats.truncated++
       // (Without the response, a request is aborted when it ends before its body does.)
       if (cap.waitResponse ? !cap.responded : !cap.ended) stats.aborted++
-      const record: RequestRecord = {
-        id: headerValue(headers[o.idHeader]) ?? idPrefix + (++idSeq).toString(36),
-        method: cap.method,
-        uri,
-        // Unredacted, the header block is written straight from rawHeaders into the batch.
-        headers: r === null ? undefined : headerBlock(cap.rawHeaders, r, o.originalUriHeader),
-        rawHeaders: cap.rawHeaders,
-        // Every string here comes from Node's HTTP parser, one char per byte.
-        latin1: r === null,
-        body,
-        timeNs: epochBase + cap.startNs,
-        remoteAddr: cap.remoteAddress,
-        remotePort: cap.remotePort,
-        httpVersion: cap.httpVersion,
-        bodyLength: cap.received,
-        bodyTruncated: truncated,
-        // (Always present, possibly undefined: every record object keeps one shape.)
-        responseStatus: timeResponse && cap.responded ? cap.status : undefined,
-        responseTimeNs: timeResponse && cap.responded ? cap.endNs - cap.startNs : undefined
-      }
+      record.id = headerValue(headers[o.idHeader]) ?? idPrefix + (++idSeq).toString(36)
+      record.method = cap.method
+      record.uri = uri
+      // Unredacted, the header block is written straight from rawHeaders into the batch.
+      record.headers = r === null ? undefined : headerBlock(cap.rawHeaders, r, o.originalUriHeader)
+      record.rawHeaders = cap.rawHeaders
+      // Every string here comes from Node's HTTP parser, one char per byte.
+      record.latin1 = r === null
+      record.body = body
+      record.timeNs = epochBase + cap.startNs
+      record.remoteAddr = cap.remoteAddress
+      record.remotePort = cap.remotePort
+      record.httpVersion = cap.httpVersion
+      record.bodyLength = cap.received
+      record.bodyTruncated = truncated
+      record.responseStatus = timeResponse && cap.responded ? cap.status : undefined
+      record.responseTimeNs = timeResponse && cap.responded ? cap.endNs - cap.startNs : undefined
       if (writer.record(record)) stats.recorded++
     } catch (err) {
       stats.errors++
       log.error('capture', 'fastify-blackhole: could not record a request', err as Error)
+    } finally {
+      // The body (up to maxBodyBytes) and header strings are not held until the next request.
+      record.body = null
+      record.rawHeaders = undefined
+      record.headers = undefined
     }
   }
 
