@@ -63,8 +63,10 @@ async function blackholePreset (fastify: FastifyInstance, rawOpts: PresetOptions
     })
   }
 
-  // Bodies are drained, counted and thrown away: the plugin has already teed the bytes.
-  function drain (request: FastifyRequest, payload: NodeJS.ReadableStream, done: (err: Error | null) => void): void {
+  // Bodies are drained, counted and thrown away: the plugin has already teed the bytes. The
+  // listeners stay on the request stream until it is gone: removing them (or `once`, which
+  // removes itself) costs more per request than the guard below.
+  function drain (request: FastifyRequest, payload: NodeJS.ReadableStream, done: (err: Error | null, body?: undefined) => void): void {
     const limit = o.bodyLimit
     const declared = Number(request.headers['content-length'])
     if (declared > limit) {
@@ -78,25 +80,21 @@ async function blackholePreset (fastify: FastifyInstance, rawOpts: PresetOptions
       if (finished) return
       finished = true
       counters.bodyBytes += received
-      payload.removeListener('data', onData)
-      if (err !== null) payload.resume() // keep draining so the connection can be reused or closed cleanly
+      // (After an error the data listener keeps the body flowing, so the connection can be reused or closed cleanly.)
       done(err)
     }
-    const onData = (chunk: Buffer): void => {
+    payload.on('data', (chunk: Buffer): void => {
       received += chunk.length
-      if (received > limit) {
+      if (received > limit && !finished) {
         counters.tooLarge++
         finish(new BodyTooLargeError(limit))
       }
-    }
-    payload.on('data', onData)
-    payload.once('end', () => finish(null))
-    payload.once('error', finish)
+    })
+    payload.on('end', () => finish(null))
+    payload.on('error', finish)
   }
   fastify.removeAllContentTypeParsers()
-  fastify.addContentTypeParser('*', function sinkParser (request, payload, done) {
-    drain(request, payload, (err) => done(err, undefined))
-  })
+  fastify.addContentTypeParser('*', drain)
 
   for (const m of http.METHODS) {
     if (m === 'CONNECT') continue // Node hands CONNECT to the 'connect' event, never to Fastify

@@ -4,7 +4,8 @@ import cluster from 'node:cluster'
 import { accessSync, constants as fsConstants, mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import closeWithGrace from 'close-with-grace'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { pino } from 'pino'
 import { recoverTmpFiles } from '../lib/recover.js'
 import blackholePreset from './app.js'
 import type { PresetOptions } from './preset-options.js'
@@ -49,26 +50,39 @@ function readPem (flag: string, file: string): Buffer {
   }
 }
 
+/** pino at `level`, with serializers for Fastify's requests and replies as Fastify's own logger has. */
+function serverLogger (level: string): FastifyBaseLogger {
+  return pino({
+    level,
+    serializers: {
+      req: (r: FastifyRequest) => ({ method: r.method, url: r.url, host: r.host, remoteAddress: r.ip, remotePort: r.socket?.remotePort }),
+      res: (r: FastifyReply) => ({ statusCode: r.statusCode }),
+      err: pino.stdSerializers.err
+    }
+  })
+}
+
 export async function buildServer (o: ServeOptions): Promise<FastifyInstance> {
   const preset = normalizePresetOptions(o.preset)
   const tls = o.tlsCert !== undefined && o.tlsKey !== undefined
     ? { cert: readPem('--tls-cert', o.tlsCert), key: readPem('--tls-key', o.tlsKey) }
     : null
   const timeouts = timeoutOptions(o)
+  // Fastify runs without a logger of its own: with one, it puts finish and error listeners on
+  // every response (and asks for a child logger per request) even with request logging off,
+  // 3–6k instructions of a ~70k --no-record request (docs/benchmarks.md). The server's pino
+  // logger is handed to it instead, as `app.log` and as every request's and reply's `log`, so
+  // Fastify's own lines (listening, handler errors) still come out; only per-request ones stop.
+  const log = o.logLevel === 'silent' ? null : serverLogger(o.logLevel)
   const base = {
-    // With any logger, Fastify puts finish and error listeners on every response and asks for a
-    // child logger per request, even with request logging off: about 6k instructions per
-    // request, 8 % of a --no-record request (docs/benchmarks.md). `silent` logs nothing, so it
-    // needs no logger at all.
-    ...(o.logLevel === 'silent'
-      ? { logger: false }
-      : {
-          logger: { level: o.logLevel },
+    logger: false,
+    ...(log !== null
+      ? {
           // No log line per request: a sink's requests are counted in the stats line instead.
           logController: new LogController({ disableRequestLogging: true }),
-          // ...and no child logger per request either (request.log is the server's logger, without reqId).
-          childLoggerFactory: (logger: FastifyBaseLogger) => logger
-        }),
+          childLoggerFactory: () => log
+        }
+      : {}),
     bodyLimit: preset.bodyLimit,
     requestTimeout: timeouts.requestTimeout,
     keepAliveTimeout: timeouts.keepAliveTimeout,
@@ -84,6 +98,7 @@ export async function buildServer (o: ServeOptions): Promise<FastifyInstance> {
   } else {
     app = Fastify(base)
   }
+  if (log !== null) app.log = log
   if (preset.record) checkArchiveDir(preset.out, preset.upload !== null ? '--staging' : '--out')
   try {
     await app.register(blackholePreset, o.preset)

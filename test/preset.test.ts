@@ -276,21 +276,23 @@ describe('preset: fixed response', () => {
     assert.deepEqual(records.map(r => [r.method, r.uri, Buffer.from(r.body).toString()]), [['POST', '/built', 'b']])
   })
 
-  test('--log-level silent runs without a logger: no per-response listener from Fastify; other levels keep one', async t => {
-    // With any logger Fastify listens for every response's finish, even with request logging off.
-    for (const [logLevel, expected] of [['silent', 1], ['warn', 2]] as const) {
+  test('no per-response listener from Fastify at any log level; requests and replies log through the server logger', async t => {
+    // With a logger of its own Fastify listens for every response's finish, even with request
+    // logging off: the server hands it its pino logger instead (silent: none at all).
+    for (const logLevel of ['silent', 'warn', 'debug'] as const) {
       const app = await buildServer({ port: 0, host: '127.0.0.1', workers: 1, http2: false, logLevel, graceMs: 1000, preset: { record: false, statsIntervalMs: 0 } })
       t.after(async () => { await app.close().catch(() => {}) })
-      const finishListeners: number[] = []
-      app.addHook('onRequest', (_req, reply, done) => {
-        finishListeners.push(reply.raw.listenerCount('finish'))
+      const seen: Array<{ finish: number, requestLog: boolean, replyLog: boolean }> = []
+      app.addHook('onRequest', (request, reply, done) => {
+        seen.push({ finish: reply.raw.listenerCount('finish'), requestLog: request.log === app.log, replyLog: reply.log === app.log })
         done()
       })
       await app.listen({ port: 0, host: '127.0.0.1' })
       const res = await request((app.server.address() as { port: number }).port, { method: 'POST', path: '/quiet', body: 'b' })
       assert.equal(res.status, 200)
-      // Node's own finish listener, plus Fastify's when there is a logger.
-      assert.deepEqual(finishListeners, [expected], `--log-level ${logLevel}`)
+      // Node's own finish listener only.
+      assert.deepEqual(seen, [{ finish: 1, requestLog: true, replyLog: true }], `--log-level ${logLevel}`)
+      if (logLevel !== 'silent') assert.equal(app.log.level, logLevel)
       await app.close()
     }
   })
