@@ -69,20 +69,16 @@ export async function buildServer (o: ServeOptions): Promise<FastifyInstance> {
     : null
   const timeouts = timeoutOptions(o)
   // Fastify runs without a logger of its own: with one, it puts finish and error listeners on
-  // every response (and asks for a child logger per request) even with request logging off,
-  // 3–6k instructions of a ~70k --no-record request (docs/benchmarks.md). The server's pino
-  // logger is handed to it instead, as `app.log` and as every request's and reply's `log`, so
-  // Fastify's own lines (listening, handler errors) still come out; only per-request ones stop.
+  // every response even with request logging off (and a child logger factory of ours would be
+  // validated on every request): 3–6k instructions of a ~70k --no-record request
+  // (docs/benchmarks.md). The server's pino logger becomes `app.log` instead, so Fastify's own
+  // lines (listening, client errors) and ours come out; a request's `log` logs nothing, so
+  // the errors of requests are logged by the onError hook below.
   const log = o.logLevel === 'silent' ? null : serverLogger(o.logLevel)
   const base = {
     logger: false,
-    ...(log !== null
-      ? {
-          // No log line per request: a sink's requests are counted in the stats line instead.
-          logController: new LogController({ disableRequestLogging: true }),
-          childLoggerFactory: () => log
-        }
-      : {}),
+    // No log line per request (a request's log logs nothing anyway): not even the call.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: preset.bodyLimit,
     requestTimeout: timeouts.requestTimeout,
     keepAliveTimeout: timeouts.keepAliveTimeout,
@@ -98,7 +94,16 @@ export async function buildServer (o: ServeOptions): Promise<FastifyInstance> {
   } else {
     app = Fastify(base)
   }
-  if (log !== null) app.log = log
+  if (log !== null) {
+    app.log = log
+    // What Fastify's default error handler would have logged at error level (4xx are the
+    // client's, counted in the stats; the sink answers 200 to a bad Content-Type anyway).
+    app.addHook('onError', (request, _reply, error, done) => {
+      const status = error.statusCode ?? 500
+      if (status >= 500) log.error({ req: request, err: error }, error.message)
+      done()
+    })
+  }
   if (preset.record) checkArchiveDir(preset.out, preset.upload !== null ? '--staging' : '--out')
   try {
     await app.register(blackholePreset, o.preset)

@@ -276,23 +276,35 @@ describe('preset: fixed response', () => {
     assert.deepEqual(records.map(r => [r.method, r.uri, Buffer.from(r.body).toString()]), [['POST', '/built', 'b']])
   })
 
-  test('no per-response listener from Fastify at any log level; requests and replies log through the server logger', async t => {
+  test('no per-response listener from Fastify at any log level; a failing request is still logged at error level', async t => {
     // With a logger of its own Fastify listens for every response's finish, even with request
-    // logging off: the server hands it its pino logger instead (silent: none at all).
+    // logging off: the server's pino logger is app.log instead (silent: no logger at all).
     for (const logLevel of ['silent', 'warn', 'debug'] as const) {
       const app = await buildServer({ port: 0, host: '127.0.0.1', workers: 1, http2: false, logLevel, graceMs: 1000, preset: { record: false, statsIntervalMs: 0 } })
       t.after(async () => { await app.close().catch(() => {}) })
-      const seen: Array<{ finish: number, requestLog: boolean, replyLog: boolean }> = []
-      app.addHook('onRequest', (request, reply, done) => {
-        seen.push({ finish: reply.raw.listenerCount('finish'), requestLog: request.log === app.log, replyLog: reply.log === app.log })
+      const finishListeners: number[] = []
+      app.addHook('onRequest', (_request, reply, done) => {
+        finishListeners.push(reply.raw.listenerCount('finish'))
         done()
       })
+      app.get('/fails', async () => { throw new Error('handler failed') })
+      const logged: unknown[][] = []
+      if (logLevel !== 'silent') {
+        assert.equal(app.log.level, logLevel)
+        app.log.error = (...args: unknown[]) => { logged.push(args) }
+      }
       await app.listen({ port: 0, host: '127.0.0.1' })
-      const res = await request((app.server.address() as { port: number }).port, { method: 'POST', path: '/quiet', body: 'b' })
+      const port = (app.server.address() as { port: number }).port
+      const res = await request(port, { method: 'POST', path: '/quiet', body: 'b' })
       assert.equal(res.status, 200)
+      assert.equal((await request(port, { path: '/fails' })).status, 500)
       // Node's own finish listener only.
-      assert.deepEqual(seen, [{ finish: 1, requestLog: true, replyLog: true }], `--log-level ${logLevel}`)
-      if (logLevel !== 'silent') assert.equal(app.log.level, logLevel)
+      assert.deepEqual(finishListeners, [1, 1], `--log-level ${logLevel}`)
+      if (logLevel !== 'silent') {
+        assert.equal(logged.length, 1, `--log-level ${logLevel}`)
+        assert.equal(logged[0][1], 'handler failed')
+        assert.equal(((logged[0][0] as { err: Error }).err).message, 'handler failed')
+      }
       await app.close()
     }
   })
