@@ -62,8 +62,9 @@ export class Capture {
   readonly httpVersion: string
   readonly rawHeaders: string[]
   readonly headers: IncomingMessage['headers']
-  remoteAddress: string | undefined = undefined
-  remotePort: number | undefined = undefined
+  /** The peer: from the connection for HTTP/1 (read once per connection), else from the socket. */
+  remoteAddress: string | undefined
+  remotePort: number | undefined
 
   constructor (
     readonly raw: TeeStream,
@@ -83,6 +84,8 @@ export class Capture {
     this.httpVersion = req.httpVersion
     this.rawHeaders = req.rawHeaders
     this.headers = req.headers
+    this.remoteAddress = undefined
+    this.remotePort = undefined
   }
 
   add (chunk: Buffer): void {
@@ -252,15 +255,13 @@ export function startCapture (raw: IncomingMessage, res: ServerResponse, startNs
     response[kCapture] = cap
     response.on('finish', onResponseFinish)
   }
+  const peer = http1 ? watchSocket(socket, cap) : socket
+  cap.remoteAddress = peer?.remoteAddress
+  cap.remotePort = peer?.remotePort
   if (http1) {
-    const conn = watchSocket(socket, cap)
-    cap.remoteAddress = conn.remoteAddress
-    cap.remotePort = conn.remotePort
     // The whole request arrived before the tee (an async hook ran first): nothing to wait for.
     if (raw.complete && !cap.waitResponse) cap.finish()
   } else {
-    cap.remoteAddress = socket?.remoteAddress
-    cap.remotePort = socket?.remotePort
     // HTTP/2 streams end alone (RST_STREAM) while the session lives on, and inject's fake
     // socket never closes. `on`, not `once`: finish() removes them, without a wrapper each.
     cap.streamListeners = true
