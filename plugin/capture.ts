@@ -63,8 +63,8 @@ export class Capture {
   readonly rawHeaders: string[]
   readonly headers: IncomingMessage['headers']
   /** The peer: from the connection for HTTP/1 (read once per connection), else from the socket. */
-  remoteAddress: string | undefined
-  remotePort: number | undefined
+  remoteAddress: string | undefined = undefined
+  remotePort: number | undefined = undefined
 
   constructor (
     readonly raw: TeeStream,
@@ -84,8 +84,6 @@ export class Capture {
     this.httpVersion = req.httpVersion
     this.rawHeaders = req.rawHeaders
     this.headers = req.headers
-    this.remoteAddress = undefined
-    this.remotePort = undefined
   }
 
   add (chunk: Buffer): void {

@@ -96,8 +96,8 @@ export async function buildServer (o: ServeOptions): Promise<FastifyInstance> {
   }
   if (log !== null) {
     app.log = log
-    // What Fastify's default error handler would have logged at error level (4xx are the
-    // client's, counted in the stats; the sink answers 200 to a bad Content-Type anyway).
+    // What Fastify's default error handler would have logged at error level. (4xx answers are
+    // the client's and not logged, as no request is; a bad Content-Type gets the sink's 200.)
     app.addHook('onError', (request, _reply, error, done) => {
       const status = error.statusCode ?? 500
       if (status >= 500) log.error({ req: request, err: error }, error.message)
