@@ -19,8 +19,7 @@
 //   --rss-requests N  after the rounds, one long recording run (C) until N requests: peak RSS and
 //                    RSS every 10 s; with --rounds 0 only that run
 //   --write-docs     rewrite the sink-bench section of docs/benchmarks.md: the part this run
-//                    measured (rounds, long run or both); SINK_BENCH_DOCS=FILE writes elsewhere;
-//                    SINK_BENCH_LOG_LEVEL=silent runs B and C with --log-level silent (no Fastify logger)
+//                    measured (rounds, long run or both); SINK_BENCH_DOCS=FILE writes elsewhere
 //
 // Linux only (taskset, /proc), at least 2 CPUs, wrk on PATH.
 import { existsSync, readFileSync } from 'node:fs'
@@ -39,8 +38,6 @@ import {
 const BARE = path.join(HERE, 'bare-fastify.js')
 /** SINK_BENCH_DOCS redirects --write-docs to another file (to try the harness without touching the docs). */
 const DOCS = process.env.SINK_BENCH_DOCS ?? path.join(REPO, 'docs/benchmarks.md')
-/** The preset's --log-level for B and C: `warn` by default; `silent` runs Fastify without a logger, as A does. */
-const LOG_LEVEL = process.env.SINK_BENCH_LOG_LEVEL ?? 'warn'
 
 const BODY_BYTES = 2048 // post.lua's bodies
 const URL_PATH = '/ingest'
@@ -122,7 +119,7 @@ function serverCommand (kind: Kind, port: number, dir: string | null): [string, 
   const node = process.execPath
   if (kind === 'A') return ['taskset', ['-c', SERVER_CPU, node, BARE, String(port)]]
   const args = ['-c', SERVER_CPU, node, CLI, 'serve', '--host', '127.0.0.1', '--port', String(port),
-    '--log-level', LOG_LEVEL, '--stats-interval', '0']
+    '--log-level', 'warn', '--stats-interval', '0']
   if (kind === 'B') args.push('--no-record')
   else args.push('--out', dir as string)
   return ['taskset', args]
@@ -358,7 +355,7 @@ function wrkCommand (seconds: number | string): string {
 }
 
 function serverCommandText (kind: Kind): string {
-  const base = `taskset -c ${SERVER_CPU} node dist/preset/cli.js serve --host 127.0.0.1 --port PORT --log-level ${LOG_LEVEL} --stats-interval 0`
+  const base = `taskset -c ${SERVER_CPU} node dist/preset/cli.js serve --host 127.0.0.1 --port PORT --log-level warn --stats-interval 0`
   if (kind === 'A') return `taskset -c ${SERVER_CPU} node dist/test/bench/bare-fastify.js PORT`
   return kind === 'B' ? `${base} --no-record` : `${base} --out TMPDIR`
 }
@@ -561,7 +558,7 @@ async function main (): Promise<void> {
       '',
       '```sh',
       'npm run build',
-      (LOG_LEVEL !== 'warn' ? `SINK_BENCH_LOG_LEVEL=${LOG_LEVEL} ` : '') + wrkBenchCommand('sink.js', args),
+      wrkBenchCommand('sink.js', args),
       '```',
       '',
       'wrk, for each server (warm-up with the same command and `-d' + String(args.warmup) + 's`):',
