@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { getCodec, type BlockCodec, type CodecName } from './codecs.js'
 import { encodeBlocksInto, encodedBound, frameEnd, frameHeader, MAX_BLOCK_INPUT } from './lz4-frame.js'
-import { copyBytes, PreparedRequest, w32, type RequestRecord } from './record.js'
+import { copyBytes, PreparedRequest, releaseTarget, w32, type RequestRecord } from './record.js'
 import { createXxh32, xxh32StateTransferable, type Xxh32Stream } from './xxh32.js'
 import { compressThread, isShared, sharedBuffer } from './compress-thread.js'
 import { liveTmpFiles, recoverTmpFiles } from './recover.js'
@@ -670,6 +670,11 @@ export class ArchiveWriter {
       this.#kick()
       while (this.#loop !== null) await this.#loop
       openWriters.delete(this)
+      // Nothing is written any more: the batch buffers need not outlive the writer's use.
+      this.#batch = { buf: Buffer.alloc(0), len: 0, records: 0 }
+      this.#free.length = 0
+      this.#out = Buffer.alloc(0)
+      releaseTarget()
     })()
     return this.#closing
   }

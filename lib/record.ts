@@ -243,6 +243,13 @@ function target (out: Buffer): void {
   viewedShared = out.buffer instanceof SharedArrayBuffer
 }
 
+/** Lets go of the last buffer written (a closed writer's batch would otherwise stay alive here). */
+export function releaseTarget (): void {
+  viewed = null
+  view = new DataView(new ArrayBuffer(0))
+  viewedShared = false
+}
+
 /**
  * Copies `src` to `out[at]`. Into shared memory (the compression thread's batches),
  * TypedArray.set copies byte by byte unless both ends share their alignment within 8 bytes

@@ -685,4 +685,19 @@ describe('ArchiveWriter options', () => {
     const [name] = await listDir(dir)
     assert.deepEqual(await readFile(path.join(dir, name)), recordStream([encodeRequest(recordOf(0)), encodeRequest(recordOf(1))]))
   })
+
+  test('another writer closing between two records leaves this writer\'s records whole', async (t) => {
+    const dir = await tmpDir('recclose')
+    t.after(() => rmDir(dir))
+    const a = new ArchiveWriter({ dir: path.join(dir, 'a'), codec: 'none' })
+    const b = new ArchiveWriter({ dir: path.join(dir, 'b'), codec: 'none' })
+    assert.equal(a.record(recordOf(0)), true)
+    assert.equal(b.record(recordOf(1)), true)
+    // Closing `a` lets go of the last buffer written, which was b's batch.
+    await a.close()
+    assert.equal(b.record(recordOf(2)), true)
+    await b.close()
+    const [name] = await listDir(path.join(dir, 'b'))
+    assert.deepEqual(await readFile(path.join(dir, 'b', name)), recordStream([encodeRequest(recordOf(1)), encodeRequest(recordOf(2))]))
+  })
 })
