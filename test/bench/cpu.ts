@@ -35,7 +35,7 @@ import {
   clockTicks, coreBusy, coreTimes, format3, formatBytes, formatInt, freePort, httpGet, installCleanup, machineInfo, machineLines,
   makeTempDir, markdownTable, median, memory, pct, postLuaBodies, processTicks, removeTempDir, replaceDocPart, sleep, start, stop,
   STOP_TIMEOUT_MS, summarize, summaryCells, threadTimes, threadWchan, uptimeLine, verifyArchiveJson, waitExit, waitQuiet, waitReady,
-  writeBodiesHar, codeVersion, type ArchiveTotals, type Summary, type ThreadTime, intOption,
+  writeBodiesHar, codeVersion, type ArchiveTotals, type Summary, type ThreadTime, intOption, SINK_CLI_OPTIONS, sinkCliValues,
   OUT_ROOT, REPO
 } from './stats.js'
 
@@ -82,16 +82,10 @@ function parseCli (argv: string[]): Args {
       warmup: { type: 'string', default: '3' },
       rate: { type: 'string', default: '10000' },
       connections: { type: 'string', default: '64' },
-      'quiet-wait': { type: 'string', default: '120' },
-      cli: { type: 'string', default: path.join(OUT_ROOT, 'preset/cli.js') },
-      'write-docs': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false }
+      ...SINK_CLI_OPTIONS
     }
   })
-  if (values.help === true) {
-    process.stdout.write('Usage: node dist/test/bench/cpu.js [--pin] [--rounds 5] [--duration 20] [--warmup 3] [--rate 10000] [--connections 64] [--quiet-wait 120] [--cli PATH] [--write-docs]\n')
-    process.exit(0)
-  }
+  const common = sinkCliValues(values, 'Usage: node dist/test/bench/cpu.js [--pin] [--rounds 5] [--duration 20] [--warmup 3] [--rate 10000] [--connections 64] [--quiet-wait 120] [--cli PATH] [--write-docs]')
   const int = (name: string, min: number): number => intOption(values, name, min)
   return {
     pin: values.pin === true,
@@ -100,9 +94,7 @@ function parseCli (argv: string[]): Args {
     warmup: int('warmup', 0),
     rate: int('rate', 1),
     connections: int('connections', 1),
-    quietWait: int('quiet-wait', 0),
-    cli: path.resolve(String(values.cli)),
-    writeDocs: values['write-docs'] === true
+    ...common
   }
 }
 
@@ -418,13 +410,16 @@ function report (ms: Measurement[]): { text: string, ratios: Ratio[] } {
   }
   const mainRatio = median(by('C').map(mainUs)) / median(by('B').map(mainUs))
   const totalRatio = median(by('C').map(totalUs)) / median(by('B').map(totalUs))
+  const mainPaired = paired(mainUs)
+  // The machine's speed drifts over minutes, and B and C of a round run next to each other:
+  // the median of the per-round ratios is the steadier figure. The goal must hold for both.
   const ratios: Ratio[] = [
-    { name: 'C/B main thread µs/request', value: mainRatio, perRound: paired(mainUs), goal: '≤ 1.11', met: mainRatio <= 1.11 },
+    { name: 'C/B main thread µs/request', value: mainRatio, perRound: mainPaired, goal: '≤ 1.11', met: mainRatio <= 1.11 && (mainPaired === null || mainPaired.median <= 1.11) },
     { name: 'C/B total (every thread) µs/request', value: totalRatio, perRound: paired(totalUs), goal: '—', met: null }
   ]
-  const ratioTable = markdownTable(['Ratio', 'of the medians', 'per round min–max', 'goal', 'met'],
-    ratios.map(r => [r.name, r.value.toFixed(3), r.perRound === null ? 'n/a' : `${r.perRound.min.toFixed(3)}–${r.perRound.max.toFixed(3)} (${r.perRound.n} round${r.perRound.n === 1 ? '' : 's'})`, r.goal, r.met === null ? '' : r.met ? 'yes' : '**no**']),
-    ['l', 'r', 'r', 'l', 'l'])
+  const ratioTable = markdownTable(['Ratio', 'of the medians', 'per round: median', 'min–max', 'goal', 'met'],
+    ratios.map(r => [r.name, r.value.toFixed(3), r.perRound === null ? 'n/a' : r.perRound.median.toFixed(3), r.perRound === null ? 'n/a' : `${r.perRound.min.toFixed(3)}–${r.perRound.max.toFixed(3)} (${r.perRound.n} round${r.perRound.n === 1 ? '' : 's'})`, r.goal, r.met === null ? '' : r.met ? 'yes' : '**no**']),
+    ['l', 'r', 'r', 'r', 'l', 'l'])
 
   const recRows = by('C').filter(m => m.recording !== undefined).map(m => {
     const r = m.recording as { answered: number, totals: ArchiveTotals }
@@ -546,7 +541,7 @@ async function main (): Promise<void> {
     `- Code: ${code}`,
     `- Load average (1 min): ${loadStart.toFixed(2)} at the start, ${loadEnd.toFixed(2)} at the end (\`uptime\`: "${uptimeStart}" / "${uptimeEnd}"); whole run ${elapsed.toFixed(0)} s`,
     `- ${a.rounds} rounds × 2 servers (order B C, then C B, ...); medians and min–max over rounds. CPU times are in clock ticks of 1/${clockTicks()} s: a window of ${a.duration} s at ${formatInt(a.rate)} req/s gives the main thread about ${formatInt(ticksPerRun)} ticks (median), so one tick is ${(100 / Math.max(1, ticksPerRun)).toFixed(2)} % of it; small threads are measured to ±1 tick (${(1e6 / clockTicks() / Math.max(1, a.rate * a.duration)).toFixed(3)} µs/request)`,
-    `- Goal: C/B main-thread µs/request ≤ 1.11: **${rep.ratios[0].met === true ? 'met' : 'not met'}** (${rep.ratios[0].value.toFixed(3)})`,
+    `- Goal: C/B main-thread µs/request ≤ 1.11, as the ratio of the medians and as the median of the per-round ratios: **${rep.ratios[0].met === true ? 'met' : 'not met'}** (${rep.ratios[0].value.toFixed(3)}; ${rep.ratios[0].perRound?.median.toFixed(3) ?? 'n/a'})`,
     '',
     rep.text,
     ...ms.flatMap(m => m.warnings.map(w => `- round ${m.round + 1} ${m.kind}: ${w}`))

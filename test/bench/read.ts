@@ -31,7 +31,7 @@ import { parseArgs } from 'node:util'
 import {
   codeVersion, formatBytes, formatInt, format3, freePort, httpGet, installCleanup, machineInfo, machineLines, makeTempDir, markdownTable,
   median, removeTempDir, replaceDocSection, runWrk, sleep, start, stop, STOP_TIMEOUT_MS, summarize, summaryCells, uptimeLine,
-  verifyArchiveJson, waitQuiet, waitReady, wrkArgs, wrkBenchPreflight, type ArchiveTotals, type WrkResult, intOption,
+  verifyArchiveJson, waitQuiet, waitReady, wrkArgs, wrkBenchPreflight, type ArchiveTotals, type WrkResult, intOption, SINK_CLI_OPTIONS, sinkCliValues,
   OUT_ROOT, REPO, POST_LUA, SERVER_CPU, WRK_CPU, CONNECTIONS
 } from './stats.js'
 
@@ -70,16 +70,10 @@ function parseCli (argv: string[]): Args {
       'record-seconds': { type: 'string', default: '10' },
       dir: { type: 'string' },
       keep: { type: 'boolean', default: false },
-      'quiet-wait': { type: 'string', default: '120' },
-      cli: { type: 'string', default: path.join(OUT_ROOT, 'preset/cli.js') },
-      'write-docs': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false }
+      ...SINK_CLI_OPTIONS
     }
   })
-  if (values.help === true) {
-    process.stdout.write('Usage: node dist/test/bench/read.js [--requests 2000000] [--archive DIR] [--rounds 3] [--warmup 3] [--record-seconds 10] [--dir DIR] [--keep] [--quiet-wait 120] [--cli PATH] [--write-docs]\n')
-    process.exit(0)
-  }
+  const common = sinkCliValues(values, 'Usage: node dist/test/bench/read.js [--requests 2000000] [--archive DIR] [--rounds 3] [--warmup 3] [--record-seconds 10] [--dir DIR] [--keep] [--quiet-wait 120] [--cli PATH] [--write-docs]')
   const int = (name: string, min: number): number => intOption(values, name, min)
   return {
     requests: int('requests', 1000),
@@ -89,9 +83,7 @@ function parseCli (argv: string[]): Args {
     recordSeconds: int('record-seconds', 0),
     dir: values.dir === undefined ? null : path.resolve(values.dir),
     keep: values.keep === true,
-    quietWait: int('quiet-wait', 0),
-    cli: path.resolve(String(values.cli)),
-    writeDocs: values['write-docs'] === true
+    ...common
   }
 }
 

@@ -628,6 +628,23 @@ export function parseWrkBenchCli (argv: string[], script: string, opts: { minRou
   }
 }
 
+/** Options of the benchmarks that start the sink CLI themselves (cpu.ts, read.ts). */
+export const SINK_CLI_OPTIONS = {
+  'quiet-wait': { type: 'string', default: '120' },
+  cli: { type: 'string', default: CLI },
+  'write-docs': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false }
+} as const
+
+/** Reads SINK_CLI_OPTIONS' values; prints `usage` and exits for --help. */
+export function sinkCliValues (values: Record<string, unknown>, usage: string): { quietWait: number, cli: string, writeDocs: boolean } {
+  if (values.help === true) {
+    process.stdout.write(usage + '\n')
+    process.exit(0)
+  }
+  return { quietWait: intOption(values, 'quiet-wait', 0), cli: path.resolve(String(values.cli)), writeDocs: values['write-docs'] === true }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Per-thread CPU times (cpu.ts), the wrk bodies for other load generators, docs parts.
 
