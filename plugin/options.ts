@@ -1,8 +1,8 @@
 // Plugin options: types, defaults and validation. Every problem is reported at registration
 // with the option's name and what it accepts.
-import type { ArchiveWriter, ArchiveWriterOptions } from '../lib/archive-writer.js'
-import { CODEC_NAMES, type CodecName } from '../lib/codecs.js'
-import { validateUploadOptions, type S3UploadOptions } from '../lib/s3-uploader.js'
+import type { ArchiveWriter, ArchiveWriterOptions } from '../lib/archive/writer.js'
+import { CODEC_NAMES, type CodecName } from '../lib/format/codecs.js'
+import { validateUploadOptions, type S3UploadOptions } from '../lib/s3/uploader.js'
 
 export type RedactMode = 'remove' | 'mask' | 'hash'
 

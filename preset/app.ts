@@ -6,10 +6,10 @@ import http from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import blackhole from '../plugin/index.js'
-import { normalizePresetOptions, type PresetOptions, type ResolvedPresetOptions } from './preset-options.js'
-import { addAdminRoutes } from './admin.js'
-import { addReplayRoutes } from './replay-routes.js'
-import { startStatsLog } from './stats.js'
+import { normalizePresetOptions, type PresetOptions, type ResolvedPresetOptions } from './server/options.js'
+import { addAdminRoutes } from './server/admin.js'
+import { addReplayRoutes } from './server/replay-routes.js'
+import { startStatsLog } from './server/stats.js'
 
 export type { PresetOptions }
 

@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 // The `blackhole` command: one binary, one subcommand per job.
-import { ArchiveError } from '../lib/archive-reader.js'
-import { helpText, parseCommand, UsageError, type CommandSpec, type ParsedFlags } from './args.js'
-import { dumpSpec, runDump } from './cmd-dump.js'
-import { runVerify, verifySpec } from './cmd-verify.js'
-import { runServe, serveSpec } from './cmd-serve.js'
-import { replaySpec, runReplay } from './cmd-replay.js'
-import { exportSpec, runExport } from './cmd-export.js'
-import { importSpec, runImport } from './cmd-import.js'
-import { extractSpec, runExtract } from './cmd-extract.js'
-import { runStats, statsSpec } from './cmd-stats.js'
+import { ArchiveError } from '../lib/archive/reader.js'
+import { helpText, parseCommand, UsageError, type CommandSpec, type ParsedFlags } from './cli/args.js'
+import { dumpSpec, runDump } from './cli/dump.js'
+import { runVerify, verifySpec } from './cli/verify.js'
+import { runServe, serveSpec } from './cli/serve.js'
+import { replaySpec, runReplay } from './cli/replay.js'
+import { exportSpec, runExport } from './cli/export.js'
+import { importSpec, runImport } from './cli/import.js'
+import { extractSpec, runExtract } from './cli/extract.js'
+import { runStats, statsSpec } from './cli/stats.js'
 
 interface Command {
   spec: CommandSpec

@@ -1,4 +1,4 @@
-// The streaming archive reader (lib/archive-reader.ts): files cut at every byte, damaged
+// The streaming archive reader (lib/archive/reader.ts): files cut at every byte, damaged
 // files, hostile length prefixes, things that are not archives, directory listing, and
 // reading several files in order.
 import assert from 'node:assert/strict'
@@ -7,10 +7,10 @@ import { truncateSync } from 'node:fs'
 import { copyFile, mkdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { test } from 'node:test'
-import { ArchiveError, listArchiveFiles, newSummary, readArchive, readFileRecords, type ArchiveErrorCode, type RawRecord, type ReadOptions } from '../lib/archive-reader.js'
-import { ArchiveWriter } from '../lib/archive-writer.js'
-import { liblz4Codec, lz4jsCodec, lz4NapiCodec, type BlockCodec } from '../lib/codecs.js'
-import { encodeRequest, type RequestRecord } from '../lib/record.js'
+import { ArchiveError, listArchiveFiles, newSummary, readArchive, readFileRecords, type ArchiveErrorKind, type RawRecord, type ReadOptions } from '../lib/archive/reader.js'
+import { ArchiveWriter } from '../lib/archive/writer.js'
+import { liblz4Codec, lz4jsCodec, lz4NapiCodec, type BlockCodec } from '../lib/format/codecs.js'
+import { encodeRequest, type RequestRecord } from '../lib/format/record.js'
 import { assertDecoded, randomRecord, rawStream, recordEnds, Rng, run, tmpDir, u64le, walkFrame, writeArchive, type WalkedFrame } from './fixtures-core.js'
 import { requireTool } from './tools.js'
 
@@ -33,15 +33,15 @@ async function readAll (file: string, opts: ReadOptions = {}, summary = newSumma
   }
 }
 
-function assertArchiveError (err: unknown, code: ArchiveErrorCode | readonly ArchiveErrorCode[], file: string, label: string): ArchiveError {
+function assertArchiveError (err: unknown, code: ArchiveErrorKind | readonly ArchiveErrorKind[], file: string, label: string): ArchiveError {
   if (!(err instanceof ArchiveError)) {
     assert.fail(`${label}: expected an ArchiveError, got ${err === null ? 'no error' : `${(err as Error).name}: ${(err as Error).message}`}`)
   }
   const codes = typeof code === 'string' ? [code] : code
-  assert.ok(codes.includes(err.code), `${label}: code ${err.code} (${err.message}), expected ${codes.join(' or ')}`)
+  assert.ok(codes.includes(err.kind), `${label}: kind ${err.kind} (${err.message}), expected ${codes.join(' or ')}`)
   assert.equal(err.file, file)
   // Every message starts with the file; all but "cannot open" I/O errors give the offset.
-  const where = err.code === 'IO' && err.offset === 0 ? `${file}: ` : `${file}: offset ${err.offset}`
+  const where = err.kind === 'IO' && err.offset === 0 ? `${file}: ` : `${file}: offset ${err.offset}`
   assert.ok(err.message.startsWith(where), `${label}: message names the file and offset: ${err.message}`)
   assert.ok(Number.isSafeInteger(err.offset) && err.offset >= 0)
   return err
@@ -336,7 +336,7 @@ test('damaged frames without block checksums: only ArchiveErrors, with either de
         } catch (err) {
           if (!(err instanceof ArchiveError)) assert.fail(`mutation ${i}, ${name}, verify ${verifyChecksums}: ${(err as Error).name}: ${(err as Error).message}`)
           assert.ok(err.message.startsWith(`${bad}: offset `), err.message)
-          seen.add(err.code)
+          seen.add(err.kind)
         }
       }
     }
@@ -423,7 +423,7 @@ test('skippable frames are skipped', async (t) => {
 
 test('a skippable frame header claiming gigabytes is TRUNCATED, without a crash or a huge allocation', async (t) => {
   const dir = await tmpDir(t)
-  const reader = new URL('../lib/archive-reader.js', import.meta.url).href
+  const reader = new URL('../lib/archive/reader.js', import.meta.url).href
   // Run in a child process: the failure mode is an abort of the whole process.
   const script = `
     import { readFileRecords } from ${JSON.stringify(reader)}
@@ -433,7 +433,7 @@ test('a skippable frame header claiming gigabytes is TRUNCATED, without a crash 
       for await (const r of readFileRecords(process.argv[1])) void r
       out = { ok: true }
     } catch (e) {
-      out = { name: e.name, code: e.code, message: e.message }
+      out = { name: e.name, kind: e.kind, message: e.message }
     }
     out.grew = process.memoryUsage().arrayBuffers - before
     console.log(JSON.stringify(out))`
@@ -448,7 +448,7 @@ test('a skippable frame header claiming gigabytes is TRUNCATED, without a crash 
       continue
     }
     const out = JSON.parse(r.stdout)
-    if (out.name !== 'ArchiveError' || out.code !== 'TRUNCATED') problems.push(`${label}: ${r.stdout.trim()}`)
+    if (out.name !== 'ArchiveError' || out.kind !== 'TRUNCATED') problems.push(`${label}: ${r.stdout.trim()}`)
     if (!(out.grew < 64 << 20)) problems.push(`${label}: arrayBuffers grew by ${out.grew} bytes`)
   }
   assert.deepStrictEqual(problems, [])
@@ -534,7 +534,8 @@ test('listArchiveFiles: directories give their *.fbf and *.fbf.lz4 files in name
   const missing = path.join(dir, 'nope')
   await assert.rejects(listArchiveFiles([dir, missing]), (err: unknown) => {
     assert.ok(err instanceof ArchiveError)
-    assert.equal(err.code, 'IO')
+    assert.equal(err.kind, 'IO')
+    assert.equal(err.code, 'FST_BLACKHOLE_ARCHIVE_IO')
     assert.equal(err.file, missing)
     assert.equal(err.message, `${missing}: no such file or directory`)
     return true

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { ArchiveWriter } from '../lib/archive-writer.js'
-import type { CodecName } from '../lib/codecs.js'
-import type { RequestRecord } from '../lib/record.js'
+import { ArchiveWriter } from '../lib/archive/writer.js'
+import type { CodecName } from '../lib/format/codecs.js'
+import type { RequestRecord } from '../lib/format/record.js'
 import { CLI, listDir, recordOf, rmDir, runCli, tmpDir, type RunResult } from './fixtures-writer.js'
 
 const BINARY = Buffer.from(Array.from({ length: 100 }, (_, i) => (i * 37 + 255) & 0xFF))

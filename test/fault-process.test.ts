@@ -14,7 +14,7 @@ import { writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
-import { prng } from '../lib/replay-filter.js'
+import { prng } from '../lib/replay/filter.js'
 import { isArchive, isTmp, listDir, pidOfFile, Proc, readRecords, request, rmDir, runCli, sleep, startLoad, startServe, stopAll, tmpDir } from './fixtures-preset.js'
 import { requireTool } from './tools.js'
 

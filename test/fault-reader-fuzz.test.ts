@@ -14,18 +14,18 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ArchiveError, decodeRaw, readFileRecords } from '../lib/archive-reader.js'
-import { getCodec } from '../lib/codecs.js'
-import { encodeBlocks, frameEnd, frameHeader, MAX_BLOCK_SIZE } from '../lib/lz4-frame.js'
-import { encodeRequest } from '../lib/record.js'
-import { prng } from '../lib/replay-filter.js'
-import { xxh32 } from '../lib/xxh32.js'
-import { recoverTmpFile } from '../lib/recover.js'
-import { verifyFile } from '../preset/cmd-verify.js'
+import { ArchiveError, decodeRaw, readFileRecords } from '../lib/archive/reader.js'
+import { getCodec } from '../lib/format/codecs.js'
+import { encodeBlocks, frameEnd, frameHeader, MAX_BLOCK_SIZE } from '../lib/format/lz4-frame.js'
+import { encodeRequest } from '../lib/format/record.js'
+import { prng } from '../lib/replay/filter.js'
+import { xxh32 } from '../lib/format/xxh32.js'
+import { recoverTmpFile } from '../lib/archive/recover.js'
+import { verifyFile } from '../preset/cli/verify.js'
 import { Rng, randomRecord, rawStream, writeArchive } from './fixtures-core.js'
 import { rmDir, runCli, tmpDir } from './fixtures-preset.js'
 
-const CORPUS = fileURLToPath(new URL('../../test/fixtures/fuzz-corpus/', import.meta.url))
+const CORPUS = fileURLToPath(new URL('../../test/fixtures/fuzz-corpus', import.meta.url))
 const SEED = Number(process.env.FUZZ_SEED ?? 20261125)
 const ROUNDS = Number(process.env.FUZZ_ROUNDS ?? 3000)
 
@@ -73,7 +73,7 @@ async function readBoth (file: string): Promise<Outcome> {
 
 /**
  * Inputs that made the reader allocate past the bound. Kept apart from the other failures: the
- * reader (lib/archive-reader.ts, RecordSplitter.feed) allocates a record's declared length
+ * reader (lib/archive/reader.ts, RecordSplitter.feed) allocates a record's declared length
  * before its bytes arrive; see the findings in docs/reliability.md.
  */
 const allocFailures: string[] = []

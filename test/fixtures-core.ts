@@ -5,8 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
-import { ArchiveWriter, type ArchiveWriterOptions, type SealedFile } from '../lib/archive-writer.js'
-import { encodeRequest, type DecodedRequest, type RequestRecord } from '../lib/record.js'
+import { ArchiveWriter, type ArchiveWriterOptions, type SealedFile } from '../lib/archive/writer.js'
+import { encodeRequest, type DecodedRequest, type RequestRecord } from '../lib/format/record.js'
 
 /** Small seeded PRNG (mulberry32), so every random test is reproducible from its seed. */
 export class Rng {
@@ -252,7 +252,7 @@ export interface WalkedFrame {
 
 /**
  * A deliberately simple LZ4 frame walker written from lz4_Frame_format.md, independent of
- * lib/lz4-frame.ts, for checking structure. Throws on any structure it cannot follow.
+ * lib/format/lz4-frame.ts, for checking structure. Throws on any structure it cannot follow.
  */
 export function walkFrame (b: Uint8Array, at = 0): WalkedFrame {
   const dv = new DataView(b.buffer, b.byteOffset, b.length)

@@ -8,11 +8,11 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ArchiveWriter } from '../lib/archive-writer.js'
-import { readArchive } from '../lib/archive-reader.js'
-import type { CodecName } from '../lib/codecs.js'
-import { toJson, type RecordJson } from '../lib/dump.js'
-import type { RequestRecord } from '../lib/record.js'
+import { ArchiveWriter } from '../lib/archive/writer.js'
+import { readArchive } from '../lib/archive/reader.js'
+import type { CodecName } from '../lib/format/codecs.js'
+import { toJson, type RecordJson } from '../lib/interchange/dump.js'
+import type { RequestRecord } from '../lib/format/record.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 

@@ -11,7 +11,7 @@ import path from 'node:path'
 import type { TestContext } from 'node:test'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type LightMyRequestResponse } from 'fastify'
 import blackhole, { type BlackholeOptions } from '../plugin/index.js'
-import { readArchive, readFileRecords, type ArchiveRecord } from '../lib/archive-reader.js'
+import { readArchive, readFileRecords, type ArchiveRecord } from '../lib/archive/reader.js'
 import { hasTool } from './tools.js'
 export { noise } from './tools.js'
 

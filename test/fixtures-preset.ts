@@ -8,8 +8,8 @@ import http from 'node:http'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { readArchive, type ArchiveRecord } from '../lib/archive-reader.js'
-import type { RecordJson } from '../lib/dump.js'
+import { readArchive, type ArchiveRecord } from '../lib/archive/reader.js'
+import type { RecordJson } from '../lib/interchange/dump.js'
 export { tmpDir, rmDir, noise } from './tools.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))

@@ -8,9 +8,9 @@ import net from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { ArchiveWriter, type ArchiveWriterOptions } from '../lib/archive-writer.js'
-import { readArchive, type ArchiveRecord } from '../lib/archive-reader.js'
-import type { RequestRecord } from '../lib/record.js'
+import { ArchiveWriter, type ArchiveWriterOptions } from '../lib/archive/writer.js'
+import { readArchive, type ArchiveRecord } from '../lib/archive/reader.js'
+import type { RequestRecord } from '../lib/format/record.js'
 import { noise, rmDir, tmpDir } from './tools.js'
 import { Proc, stopAll, type Exit } from './fixtures-preset.js'
 
@@ -133,7 +133,7 @@ export function errorCount (errors: Record<string, number>): number {
 
 /**
  * Splits a recorded header block into [name, value] pairs in order, written independently of
- * lib/replay-request.ts: lines end with LF or CRLF, a blank line or the end of the block ends
+ * lib/replay/request.ts: lines end with LF or CRLF, a blank line or the end of the block ends
  * the list, the name is what precedes the first colon (after a leading one for HTTP/2
  * pseudo-headers), and the value loses its surrounding whitespace, as an HTTP parser does.
  */

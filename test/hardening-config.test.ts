@@ -11,7 +11,7 @@ import net from 'node:net'
 import path from 'node:path'
 import Fastify from 'fastify'
 import blackhole, { type BlackholeOptions } from '../plugin/index.js'
-import { serveSpec } from '../preset/cmd-serve.js'
+import { serveSpec } from '../preset/cli/serve.js'
 import { cleanEnv, freePort, listDir, rmDir, runCli, tmpDir } from './fixtures-preset.js'
 
 /**

@@ -10,11 +10,11 @@ import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import harSdk from '@har-sdk/validator'
-import { readArchive } from '../lib/archive-reader.js'
-import { SizeHistogram, StatsCollector, MAX_TRACKED_PATHS, type ArchiveStats } from '../lib/archive-stats.js'
-import { decodeRequest, encodeRequest, type RequestRecord } from '../lib/record.js'
-import { buildHeaderBlock, importHeaders, parseHeaderBlock, parseIsoNs, toHarEntry, uriFromUrl, type Har, type HarEntry } from '../lib/har.js'
-import { extractFileName, toHttpMessage } from '../lib/extract.js'
+import { readArchive } from '../lib/archive/reader.js'
+import { SizeHistogram, StatsCollector, MAX_TRACKED_PATHS, type ArchiveStats } from '../lib/interchange/stats.js'
+import { decodeRequest, encodeRequest, type RequestRecord } from '../lib/format/record.js'
+import { buildHeaderBlock, importHeaders, parseHeaderBlock, parseIsoNs, toHarEntry, uriFromUrl, type Har, type HarEntry } from '../lib/interchange/har.js'
+import { extractFileName, toHttpMessage } from '../lib/interchange/extract.js'
 import { BINARY, RECORDS, recordingServer, recordsJson, rmDir, runCli, tmpDir, writeArchive } from './fixtures-interchange.js'
 
 const require = createRequire(import.meta.url)
@@ -655,7 +655,7 @@ describe('conversion helpers', () => {
 })
 
 test('dump --json lines are JSON.stringify(toJson()) to the character: random records, quotes, control bytes, latin1, no time', async () => {
-  const { toJson, toJsonText } = await import('../lib/dump.js')
+  const { toJson, toJsonText } = await import('../lib/interchange/dump.js')
   const { randomRecord, Rng } = await import('./fixtures-core.js')
   const rng = new Rng(0xD0)
   const records: RequestRecord[] = Array.from({ length: 300 }, (_, i) => randomRecord(rng, i))

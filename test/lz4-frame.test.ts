@@ -1,12 +1,12 @@
 // The LZ4 frame as ArchiveWriter writes it (walked byte by byte with an independent parser),
-// and the frame helpers in lib/lz4-frame.ts: header bytes, header parsing, block encoding.
+// and the frame helpers in lib/format/lz4-frame.ts: header bytes, header parsing, block encoding.
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { test } from 'node:test'
-import { ArchiveWriter } from '../lib/archive-writer.js'
-import { liblz4Codec, lz4jsCodec, lz4NapiCodec, type BlockCodec } from '../lib/codecs.js'
-import { encodeBlocks, frameEnd, frameHeader, MAX_BLOCK_INPUT, MAX_BLOCK_SIZE, parseFrameHeader } from '../lib/lz4-frame.js'
-import { xxh32 } from '../lib/xxh32.js'
+import { ArchiveWriter } from '../lib/archive/writer.js'
+import { liblz4Codec, lz4jsCodec, lz4NapiCodec, type BlockCodec } from '../lib/format/codecs.js'
+import { encodeBlocks, frameEnd, frameHeader, MAX_BLOCK_INPUT, MAX_BLOCK_SIZE, parseFrameHeader } from '../lib/format/lz4-frame.js'
+import { xxh32 } from '../lib/format/xxh32.js'
 import { encodeSteps, randomRecord, rawStream, Rng, tmpDir, walkFrame, writeArchive, type WalkedBlock, type WriteStep } from './fixtures-core.js'
 
 const napi = lz4NapiCodec

@@ -9,7 +9,7 @@ import zlib, { gzipSync } from 'node:zlib'
 import multipart from '@fastify/multipart'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import blackhole, { type BlackholeOptions } from '../plugin/index.js'
-import type { ArchiveRecord } from '../lib/archive-reader.js'
+import type { ArchiveRecord } from '../lib/archive/reader.js'
 import {
   Scope, headerOf, headerLines, httpRequest, injected, listen, noise, nowNs, parseResponse, rawRequest, records,
   sha256, sleep, type Answer, type HttpResult

@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { LogController, type FastifyInstance } from 'fastify'
 import blackhole, { DEFAULT_REDACT_HEADERS, type BlackholeOptions, type RedactOptions } from '../plugin/index.js'
-import type { ArchiveRecord } from '../lib/archive-reader.js'
-import type { CodecName } from '../lib/codecs.js'
+import type { ArchiveRecord } from '../lib/archive/reader.js'
+import type { CodecName } from '../lib/format/codecs.js'
 import { Scope, archiveBytes, headerLines, headerOf, httpRequest, logCollector, records } from './fixtures-plugin.js'
 
 const T = { timeout: 30_000 }

@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import blackhole from '../plugin/index.js'
-import { readFileRecords } from '../lib/archive-reader.js'
+import { readFileRecords } from '../lib/archive/reader.js'
 import { hasTool } from './tools.js'
 import { Scope, entries, httpRequest, listen, records } from './fixtures-plugin.js'
 

@@ -1,4 +1,4 @@
-// The preset sink (preset/app.ts, preset/server.ts) in process: Fastify + inject, and real
+// The preset sink (preset/app.ts, preset/server/server.ts) in process: Fastify + inject, and real
 // sockets. Every request is answered (200 or the fixed response) and recorded; admin routes
 // are answered and never recorded; options are checked at registration.
 import { test, describe } from 'node:test'
@@ -9,9 +9,9 @@ import { Readable } from 'node:stream'
 import type { TestContext } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { readFileRecords, type ArchiveRecord } from '../lib/archive-reader.js'
+import { readFileRecords, type ArchiveRecord } from '../lib/archive/reader.js'
 import blackholePreset, { type PresetOptions } from '../preset/app.js'
-import { buildServer, type ServeOptions } from '../preset/server.js'
+import { buildServer, type ServeOptions } from '../preset/server/server.js'
 import { headerLines, isTmp, listDir, noise, readRecords, request, rmDir, tmpDir } from './fixtures-preset.js'
 
 /** Records are only complete on disk once the app is closed (or rotated). */

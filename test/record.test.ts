@@ -1,13 +1,13 @@
-// The record codec (lib/record.ts): round trips, the stored bytes read back by the flatbuffers
+// The record codec (lib/format/record.ts): round trips, the stored bytes read back by the flatbuffers
 // runtime, alignment, defaults of the appended fields, blackhole-style records built with the
 // plain flatbuffers API, writing in place, and decodeRequest's robustness against damaged bytes.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Builder, ByteBuffer } from 'flatbuffers'
-import { decodeRequest, encodeRequest, Field, PreparedRequest, RecordFormatError, type RequestRecord } from '../lib/record.js'
+import { decodeRequest, encodeRequest, Field, PreparedRequest, RecordFormatError, type RequestRecord } from '../lib/format/record.js'
 import { assertDecoded, randomRecord, Rng } from './fixtures-core.js'
 
-// --- a minimal FlatBuffers reader, independent of lib/record.ts, to look at stored bytes ---
+// --- a minimal FlatBuffers reader, independent of lib/format/record.ts, to look at stored bytes ---
 
 interface Layout {
   table: number

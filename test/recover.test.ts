@@ -7,9 +7,9 @@ import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { readFile, stat, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { ArchiveWriter } from '../lib/archive-writer.js'
-import type { CodecName } from '../lib/codecs.js'
-import { liveTmpFiles, recoverTmpFile, recoverTmpFiles } from '../lib/recover.js'
+import { ArchiveWriter } from '../lib/archive/writer.js'
+import type { CodecName } from '../lib/format/codecs.js'
+import { liveTmpFiles, recoverTmpFile, recoverTmpFiles } from '../lib/archive/recover.js'
 import { requireTool } from './tools.js'
 import {
   blockEnds, countRecords, deadPid, encoded, FIXTURE_SCRIPT, fakeLogger, isAlive, listDir, lz4Test,

@@ -8,8 +8,8 @@ import type { TestContext } from 'node:test'
 import { readdirSync, statSync, truncateSync } from 'node:fs'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import type { ReplaySummary } from '../lib/replay.js'
-import type { RequestRecord } from '../lib/record.js'
+import type { ReplaySummary } from '../lib/replay/replay.js'
+import type { RequestRecord } from '../lib/format/record.js'
 import {
   archiveFor, captureFor, CLI, cliEnv, closedPort, errorCount, errorKinds, fidelityRecords, killAll, MS_NS, noise, Proc, rawValues,
   runCli, seriesRecords, T0_NS

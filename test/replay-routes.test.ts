@@ -1,4 +1,4 @@
-// The replay routes of the preset (preset/replay-routes.ts): POST/GET/DELETE
+// The replay routes of the preset (preset/server/replay-routes.ts): POST/GET/DELETE
 // /_blackhole/replay behind a bearer token, a target allowlist with DNS pinning and forbidden
 // addresses, and file names confined to the archive directory. The preset runs in process
 // (inject, and real sockets on 127.0.0.1:0); jobs send to a capture server on 127.0.0.1.

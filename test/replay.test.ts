@@ -1,4 +1,4 @@
-// The replay engine (lib/replay.ts) in process: what a target receives (method, URI, header
+// The replay engine (lib/replay/replay.ts) in process: what a target receives (method, URI, header
 // lines, body bytes) for every kind of record, into a plain node:http capture server and into
 // the preset sink recording into a second directory; pacing (concurrency, rate, speed,
 // max-wait), loop/multiply/duration, templated headers, filters and rewrites, transport errors
@@ -9,10 +9,10 @@ import { cpSync, readdirSync, readlinkSync, statSync, truncateSync } from 'node:
 import path from 'node:path'
 import type { TestContext } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { ArchiveError, type ArchiveRecord } from '../lib/archive-reader.js'
-import { replay, type ReplayOptions, type ReplaySummary } from '../lib/replay.js'
-import type { OutgoingRequest } from '../lib/replay-request.js'
-import type { DecodedRequest, RequestRecord } from '../lib/record.js'
+import { ArchiveError, type ArchiveRecord } from '../lib/archive/reader.js'
+import { replay, type ReplayOptions, type ReplaySummary } from '../lib/replay/replay.js'
+import type { OutgoingRequest } from '../lib/replay/request.js'
+import type { DecodedRequest, RequestRecord } from '../lib/format/record.js'
 import blackholePreset from '../preset/app.js'
 import {
   bodyOf, CaptureServer, closedPort, errorCount, errorKinds, noise, expectedHeaderLines, expectedPath, fidelityRecords, MS_NS, rawValues,

@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url'
 import { test } from 'node:test'
 import Fastify from 'fastify'
 import blackhole from '../plugin/index.js'
-import { ArchiveWriter } from '../lib/archive-writer.js'
-import { parseS3Url } from '../lib/s3-url.js'
-import { normalizePresetOptions } from '../preset/preset-options.js'
+import { ArchiveWriter } from '../lib/archive/writer.js'
+import { parseS3Url } from '../lib/s3/url.js'
+import { normalizePresetOptions } from '../preset/server/options.js'
 import { rmDir, tmpDir } from './tools.js'
 
 test('s3:// URLs: bucket and a prefix that never takes in a sibling', () => {
@@ -65,10 +65,10 @@ test('the AWS SDK is not loaded by the plugin, the preset or local reading', () 
     const require = createRequire(import.meta.url)
     await import(${JSON.stringify(dist + 'plugin/index.js')})
     await import(${JSON.stringify(dist + 'preset/app.js')})
-    const r = await import(${JSON.stringify(dist + 'lib/archive-reader.js')})
+    const r = await import(${JSON.stringify(dist + 'lib/archive/reader.js')})
     await r.listArchiveFiles([${JSON.stringify(dist)}])
     const before = Object.keys(require.cache).filter(k => k.includes('@aws-sdk')).length
-    await (await import(${JSON.stringify(dist + 'lib/s3-client.js')})).loadS3Sdk()
+    await (await import(${JSON.stringify(dist + 'lib/s3/client.js')})).loadS3Sdk()
     const after = Object.keys(require.cache).filter(k => k.includes('@aws-sdk')).length
     console.log(JSON.stringify({ before, after }))`
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000, cwd: dist })

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import type { S3Client } from '@aws-sdk/client-s3'
-import { ArchiveWriter, type SealedFile } from '../lib/archive-writer.js'
-import { decodeRaw, readFileRecords } from '../lib/archive-reader.js'
-import { openS3Object } from '../lib/s3-source.js'
+import { ArchiveWriter, type SealedFile } from '../lib/archive/writer.js'
+import { decodeRaw, readFileRecords } from '../lib/archive/reader.js'
+import { openS3Object } from '../lib/s3/source.js'
 import { noise, rmDir, tmpDir } from './tools.js'
 
 interface Sent { Bucket: string, Key: string, Range?: string, IfMatch?: string }

@@ -15,12 +15,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { ArchiveWriter } from '../../lib/archive-writer.js'
-import { readArchive, type ReadOptions } from '../../lib/archive-reader.js'
-import { liblz4Codec, lz4jsCodec, lz4NapiCodec, type BlockCodec, type CodecName } from '../../lib/codecs.js'
-import { prng } from '../../lib/replay-filter.js'
-import { encodeBlocks } from '../../lib/lz4-frame.js'
-import { encodeRequest, PreparedRequest, type RequestRecord } from '../../lib/record.js'
+import { ArchiveWriter } from '../../lib/archive/writer.js'
+import { readArchive, type ReadOptions } from '../../lib/archive/reader.js'
+import { liblz4Codec, lz4jsCodec, lz4NapiCodec, type BlockCodec, type CodecName } from '../../lib/format/codecs.js'
+import { prng } from '../../lib/replay/filter.js'
+import { encodeBlocks } from '../../lib/format/lz4-frame.js'
+import { encodeRequest, PreparedRequest, type RequestRecord } from '../../lib/format/record.js'
 import {
   formatBytes, formatInt, machineInfo, machineLines, markdownTable, rates, replaceDocSection,
   summarize, summaryCells, timeRounds, format3, allowedCpus

@@ -23,7 +23,7 @@
 // Linux only (taskset, /proc), at least 2 CPUs, wrk on PATH.
 import os from 'node:os'
 import path from 'node:path'
-import { readCodec } from '../../lib/codecs.js'
+import { readCodec } from '../../lib/format/codecs.js'
 import type { BlackholeStats } from '../../plugin/index.js'
 import {
   codeVersion, coreBusy, coreTimes, format3, formatInt, freePort, httpGet, installCleanup, machineInfo,

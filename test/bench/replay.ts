@@ -25,7 +25,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
-import { ArchiveWriter } from '../../lib/archive-writer.js'
+import { ArchiveWriter } from '../../lib/archive/writer.js'
 import {
   format3, formatBytes, formatInt, machineInfo, machineLines, markdownTable, median, replaceDocSection, summarize,
   OUT_ROOT, REPO, CLI, SERVER_CPU, CONNECTIONS

@@ -25,7 +25,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { readCodec } from '../../lib/codecs.js'
+import { readCodec } from '../../lib/format/codecs.js'
 import {
   codeVersion as codeVersion0, coreBusy, coreTimes, format3, formatBytes, formatInt, freePort, httpGet,
   installCleanup, machineInfo, machineLines, makeTempDir, markdownTable, median, memory, mib, pct,

@@ -1,0 +1,22 @@
+// Flags of the commands that read archives, for s3://bucket/prefix inputs. The client is only
+// configured here; the SDK loads when an s3:// path is actually read.
+import { configureS3Reading, validateS3ClientOptions } from '../../lib/s3/client.js'
+import { UsageError, type FlagSpec, type ParsedFlags } from './args.js'
+
+export const s3ReadFlags: Record<string, FlagSpec> = {
+  's3-endpoint': { type: 'string', arg: 'URL', env: 'BLACKHOLE_S3_ENDPOINT', help: 'for s3:// paths: endpoint of a non-AWS store; default: the AWS SDK\'s (AWS_ENDPOINT_URL_S3...)' },
+  's3-force-path-style': { type: 'boolean', env: 'BLACKHOLE_S3_FORCE_PATH_STYLE', help: 'for s3:// paths: path-style requests (default: on with an endpoint)' }
+}
+
+export function applyS3ReadFlags (flags: ParsedFlags): void {
+  const o = {
+    ...(typeof flags['s3-endpoint'] === 'string' ? { endpoint: flags['s3-endpoint'] } : {}),
+    ...(typeof flags['s3-force-path-style'] === 'boolean' ? { forcePathStyle: flags['s3-force-path-style'] } : {})
+  }
+  try {
+    validateS3ClientOptions(o, k => k === 'endpoint' ? '--s3-endpoint' : '--s3-force-path-style')
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  configureS3Reading(o)
+}
