@@ -85,6 +85,22 @@ export class ArchiveError extends Error {
   }
 }
 
+/** A HAR entry that cannot be turned into a record; `index` is its position in `log.entries`. */
+export class HarEntryError extends coded('FST_BLACKHOLE_HAR_ENTRY') {
+  constructor (readonly index: number, readonly detail: string) {
+    super(`log.entries[${index}]: ${detail}`)
+    this.name = 'HarEntryError'
+  }
+}
+
+/** A JSON line that cannot be turned into a record; `line` is 1-based. */
+export class JsonlLineError extends coded('FST_BLACKHOLE_JSONL_LINE') {
+  constructor (readonly line: number, readonly detail: string) {
+    super(`line ${line}: ${detail}`)
+    this.name = 'JsonlLineError'
+  }
+}
+
 /** True when `err` carries `code` (any error, ours or Node's). */
 export function hasCode (err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code

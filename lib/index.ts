@@ -12,12 +12,13 @@ export {
 export { getCodec, CODEC_NAMES, type BlockCodec, type CodecName } from './format/codecs.js'
 export { toJson, formatText, type RecordJson } from './interchange/dump.js'
 export type { Logger } from './log.js'
-export {
-  toHarEntry, fromHarEntry, exportHar, HarStreamWriter, AtomicFileSink, HarEntryError, parseHeaderBlock, buildHeaderBlock,
-  type Har, type HarEntry, type HarRequest, type HarResponse, type HarNameValue, type TextSink, type ExportOptions
-} from './interchange/har.js'
-export { exportJsonl, readJsonl, fromJsonObject, toJsonLine, JsonlLineError } from './interchange/jsonl.js'
-export { importHar, importJsonl, ImportError, type ImportOptions, type ImportResult } from './interchange/import.js'
+export { toHarEntry, fromHarEntry, exportHar, HarStreamWriter, type ExportOptions } from './interchange/har.js'
+export type { Har, HarEntry, HarRequest, HarResponse, HarNameValue } from './interchange/har-types.js'
+export { parseHeaderBlock, buildHeaderBlock } from './format/header-block.js'
+export { AtomicFileSink, type TextSink } from './interchange/atomic-file.js'
+export { exportJsonl, readJsonl, fromJsonObject, toJsonLine } from './interchange/jsonl.js'
+export { importHar, importJsonl, type ImportOptions, type ImportResult } from './interchange/import.js'
+export { ImportError, HarEntryError, JsonlLineError } from './errors.js'
 export { toHttpMessage, extractRecords, extractFileName, type HttpMessage, type ExtractResult } from './interchange/extract.js'
 export { archiveStats, formatStats, StatsCollector, SizeHistogram, type ArchiveStats } from './interchange/stats.js'
 export { replay, ReplayError, type ReplayOptions, type ReplaySummary, type Pacing } from './replay/replay.js'

@@ -14,19 +14,30 @@ export interface HeaderField {
  * value, so that nothing recorded is lost on the way through.
  */
 export function parseHeaderBlock (block: string): HeaderField[] {
-  const out: HeaderField[] = []
+  return headerLines(block).map(parseHeaderLine)
+}
+
+/**
+ * The lines of a header block as stored, in order, without their line ends (CRLF or bare LF),
+ * empty lines skipped: for a caller that must send a line's bytes as recorded.
+ */
+export function headerLines (block: string): string[] {
+  const out: string[] = []
   let at = 0
   while (at < block.length) {
     let end = block.indexOf('\n', at)
     if (end === -1) end = block.length
     const line = block.slice(at, end > at && block.charCodeAt(end - 1) === 13 ? end - 1 : end)
     at = end + 1
-    if (line.length === 0) continue
-    const colon = line.indexOf(':', line.charCodeAt(0) === 58 ? 1 : 0)
-    if (colon < 0) out.push({ name: line, value: '' })
-    else out.push({ name: line.slice(0, colon), value: trimOws(line.slice(colon + 1)) })
+    if (line.length > 0) out.push(line)
   }
   return out
+}
+
+/** One line of a header block (from headerLines) as a field, by the rule of parseHeaderBlock. */
+export function parseHeaderLine (line: string): HeaderField {
+  const colon = line.indexOf(':', line.charCodeAt(0) === 58 ? 1 : 0)
+  return colon < 0 ? { name: line, value: '' } : { name: line.slice(0, colon), value: trimOws(line.slice(colon + 1)) }
 }
 
 /** The header block of a list of fields: `Name: value\r\n` each, then `\r\n`. */

@@ -1,5 +1,7 @@
 // Human-readable and JSON views of records, shared by `dump`, `export --jsonl` and the docs.
+import { headerLines } from '../format/header-block.js'
 import type { DecodedRequest } from '../format/record.js'
+import { bodyText } from './http-text.js'
 
 /** The JSON shape of one record (`dump --json`, `export --jsonl`). */
 export interface RecordJson {
@@ -87,18 +89,10 @@ export function toJsonText (r: DecodedRequest, file?: string): string {
     (file === undefined ? '' : ',"file":' + quote(file)) + '}'
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
-
-/** The body as text when it is valid UTF-8 without control characters (tab, CR, LF allowed). */
-export function printableText (body: Uint8Array): string | null {
-  let text
-  try {
-    text = utf8.decode(body)
-  } catch {
-    return null
-  }
-  // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text) ? null : text
+/** The body as text for people: a leading byte-order mark, invisible, is left out (bodyText keeps it for exports). */
+function printableText (body: Uint8Array): string | null {
+  const text = bodyText(body)
+  return text !== null && text.charCodeAt(0) === 0xFEFF ? text.slice(1) : text
 }
 
 export function hexPreview (body: Uint8Array, max = 64): string {
@@ -116,8 +110,8 @@ export function formatText (r: DecodedRequest, index: number, maxBody = 4096): s
   if (r.responseStatus) meta.push(`-> ${r.responseStatus}`)
   if (r.responseTimeNs) meta.push(`in ${(Number(r.responseTimeNs) / 1e6).toFixed(3)} ms`)
   const lines = [meta.join('  '), `${r.method} ${r.uri}`]
-  const headers = r.headers.endsWith('\r\n\r\n') ? r.headers.slice(0, -4) : r.headers.replace(/\r\n$/, '')
-  if (headers) lines.push(headers.split('\r\n').join('\n'))
+  const headers = headerLines(r.headers)
+  if (headers.length > 0) lines.push(headers.join('\n'))
   lines.push('')
   const truncated = r.bodyTruncated ? ` (truncated: ${r.body.length} of ${r.bodyLength} bytes stored)` : ''
   if (r.body.length === 0) {

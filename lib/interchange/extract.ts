@@ -15,6 +15,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { decodeRaw, listArchiveFiles, readFileRecords, type ReadOptions } from '../archive/reader.js'
 import type { DecodedRequest } from '../format/record.js'
+import { headerLines, parseHeaderLine, type HeaderField } from '../format/header-block.js'
 
 export interface HttpMessage {
   data: Buffer
@@ -22,40 +23,38 @@ export interface HttpMessage {
   notes: string[]
 }
 
-/** Splits a stored header block into its lines (without CRLF, without the final empty line). */
-function headerLines (block: string): string[] {
-  if (block === '') return []
-  return block.replace(/\r\n$/, '').split('\r\n').filter(l => l !== '')
+/**
+ * A header line: `text` as recorded is what is sent (the parsed field would lose the spacing),
+ * the field and its lower-case name `key` are what the changes are decided on.
+ */
+interface Line extends HeaderField {
+  text: string
+  key: string
 }
 
-function nameOf (line: string): string {
-  const colon = line.indexOf(':', line.startsWith(':') ? 1 : 0)
-  return (colon < 0 ? line : line.slice(0, colon)).trim().toLowerCase()
-}
-
-function valueOf (line: string): string {
-  const colon = line.indexOf(':', line.startsWith(':') ? 1 : 0)
-  return colon < 0 ? '' : line.slice(colon + 1).trim()
+function line (text: string): Line {
+  const f = parseHeaderLine(text)
+  return { text, key: f.name.toLowerCase(), name: f.name, value: f.value }
 }
 
 /** The raw HTTP/1.1 request message for a record. */
 export function toHttpMessage (r: DecodedRequest): HttpMessage {
   const notes: string[] = []
-  let lines = headerLines(r.headers)
-  const pseudo = lines.filter(l => l.startsWith(':'))
+  let lines = headerLines(r.headers).map(line)
+  const pseudo = lines.filter(l => l.key.startsWith(':'))
   if (pseudo.length > 0) {
-    lines = lines.filter(l => !l.startsWith(':'))
+    lines = lines.filter(l => !l.key.startsWith(':'))
     notes.push(`dropped ${pseudo.length} HTTP/2 pseudo-header line(s)`)
-    const authority = pseudo.find(l => nameOf(l) === ':authority')
-    if (authority !== undefined && !lines.some(l => nameOf(l) === 'host')) {
-      lines.unshift(`Host: ${valueOf(authority)}`)
+    const authority = pseudo.find(l => l.key === ':authority')
+    if (authority !== undefined && !lines.some(l => l.key === 'host')) {
+      lines.unshift(line(`Host: ${authority.value}`))
       notes.push('added Host from :authority')
     }
   }
   const body = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.length)
   if (r.bodyTruncated) notes.push(`the body was truncated when recorded: ${body.length} of ${r.bodyLength} bytes are sent`)
 
-  const te = lines.filter(l => nameOf(l) === 'transfer-encoding').map(valueOf).join(',')
+  const te = lines.filter(l => l.key === 'transfer-encoding').map(l => l.value).join(',')
   const chunked = /(^|,)\s*chunked\s*$/i.test(te)
   let payload: Buffer
   if (chunked) {
@@ -65,22 +64,21 @@ export function toHttpMessage (r: DecodedRequest): HttpMessage {
     notes.push('Transfer-Encoding: chunked kept; the stored body is sent as one chunk')
   } else {
     payload = body
-    if (lines.some(l => nameOf(l) === 'content-length')) {
+    if (lines.some(l => l.key === 'content-length')) {
       const want = String(body.length)
       let changed = false
       lines = lines.map(l => {
-        if (nameOf(l) !== 'content-length' || valueOf(l) === want) return l
+        if (l.key !== 'content-length' || l.value === want) return l
         changed = true
-        const colon = l.indexOf(':')
-        return `${l.slice(0, colon)}: ${want}`
+        return line(`${l.name}: ${want}`)
       })
       if (changed) notes.push(`Content-Length set to the stored body's ${want} bytes`)
     } else if (body.length > 0) {
-      lines.push(`Content-Length: ${body.length}`)
+      lines.push(line(`Content-Length: ${body.length}`))
       notes.push(`added Content-Length: ${body.length}`)
     }
   }
-  const head = `${r.method} ${r.uri} HTTP/1.1\r\n` + lines.map(l => l + '\r\n').join('') + '\r\n'
+  const head = `${r.method} ${r.uri} HTTP/1.1\r\n` + lines.map(l => l.text + '\r\n').join('') + '\r\n'
   return { data: Buffer.concat([Buffer.from(head, 'latin1'), payload]), notes }
 }
 

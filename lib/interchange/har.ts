@@ -6,247 +6,15 @@
 // an export followed by an import gives back the same bytes. An import encodes a string whose
 // characters are all U+0000–U+00FF back as latin1, and any other string (for example a header a
 // browser saved as Unicode) as UTF-8: the rule of lib/format/record.ts.
-import { readFileSync } from 'node:fs'
-import { open, rename, stat, unlink } from 'node:fs/promises'
-import type { FileHandle } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { STATUS_CODES } from 'node:http'
 import { decodeRaw, listArchiveFiles, readFileRecords, type ReadOptions } from '../archive/reader.js'
 import type { DecodedRequest, RequestRecord } from '../format/record.js'
-
-export interface HarNameValue {
-  name: string
-  value: string
-  comment?: string
-}
-
-export interface HarCookie {
-  name: string
-  value: string
-  path?: string
-  domain?: string
-  expires?: string
-  httpOnly?: boolean
-  secure?: boolean
-  comment?: string
-}
-
-export interface HarPostData {
-  mimeType: string
-  text?: string
-  /** Not in HAR 1.2's postData, but a common extension (Chrome writes it): `base64` for binary bodies. */
-  encoding?: string
-  params?: Array<{ name: string, value?: string, fileName?: string, contentType?: string, comment?: string }>
-  comment?: string
-}
-
-export interface HarRequest {
-  method: string
-  url: string
-  httpVersion: string
-  cookies: HarCookie[]
-  headers: HarNameValue[]
-  queryString: HarNameValue[]
-  postData?: HarPostData
-  headersSize: number
-  bodySize: number
-  comment?: string
-  /** The recorded request target, only when `url` cannot give it back (absolute-form, `*`, no Host...). */
-  _uri?: string
-  /** The recorded header block verbatim, only when `headers` cannot give it back exactly. */
-  _headersRaw?: string
-}
-
-export interface HarResponse {
-  status: number
-  statusText: string
-  httpVersion: string
-  cookies: HarCookie[]
-  headers: HarNameValue[]
-  content: { size: number, mimeType: string, compression?: number, text?: string, encoding?: string, comment?: string }
-  redirectURL: string
-  headersSize: number
-  bodySize: number
-  comment?: string
-}
-
-export interface HarTimings {
-  blocked?: number
-  dns?: number
-  connect?: number
-  send: number
-  wait: number
-  receive: number
-  ssl?: number
-  comment?: string
-}
-
-export interface HarEntry {
-  startedDateTime: string
-  time: number
-  request: HarRequest
-  response: HarResponse
-  cache: Record<string, unknown>
-  timings: HarTimings
-  /** Record id. */
-  _id?: string
-  /** Client address and port as the server saw them. */
-  _remoteAddress?: string
-  _remotePort?: number
-  /** True when the archive holds only the first bytes of the body. */
-  _bodyTruncated?: boolean
-  /** Bytes of body received in all (the stored body may be shorter when truncated). */
-  _bodyLength?: number
-  /** Arrival time in ns since the epoch, decimal ("0" when the record has none). */
-  _timeNs?: string
-  /** Only when the record has no HTTP version (blackhole's records): "" (`httpVersion` then says HTTP/1.1). */
-  _httpVersion?: string
-}
-
-export interface HarCreator {
-  name: string
-  version: string
-  comment?: string
-}
-
-export interface Har {
-  log: {
-    version: string
-    creator: HarCreator
-    browser?: HarCreator
-    pages?: unknown[]
-    entries: HarEntry[]
-    comment?: string
-  }
-}
-
-/** This package's name and version, the HAR `creator`. */
-export const CREATOR: HarCreator = (() => {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { name?: string, version?: string }
-    return { name: pkg.name ?? 'fastify-blackhole', version: pkg.version ?? '0.0.0' }
-  } catch {
-    return { name: 'fastify-blackhole', version: '0.0.0' }
-  }
-})()
-
-// ---------------------------------------------------------------------------------------------
-// Header blocks and URLs
-
-/**
- * Splits a header block (`Name: value\r\n` lines then `\r\n`) into name/value pairs in order,
- * duplicates kept. A value loses the whitespace around it; a line without a colon becomes a
- * header with that name and an empty value. HTTP/2 pseudo-headers (`:authority: x`) keep their
- * leading colon in the name.
- */
-export function parseHeaderBlock (block: string): HarNameValue[] {
-  const out: HarNameValue[] = []
-  if (block === '') return out
-  const lines = block.replace(/\r\n$/, '').split('\r\n')
-  for (const line of lines) {
-    if (line === '') continue
-    const colon = line.indexOf(':', line.startsWith(':') ? 1 : 0)
-    if (colon < 0) {
-      out.push({ name: line, value: '' })
-    } else {
-      out.push({ name: line.slice(0, colon), value: line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '') })
-    }
-  }
-  return out
-}
-
-/** The header block written for a list of headers: `Name: value\r\n` each, then `\r\n`. */
-export function buildHeaderBlock (headers: readonly HarNameValue[]): string {
-  let s = ''
-  for (const h of headers) s += `${h.name}: ${h.value}\r\n`
-  return s + '\r\n'
-}
-
-/** First value of a header, case-insensitive. */
-export function headerValue (headers: readonly HarNameValue[], name: string): string | undefined {
-  const lower = name.toLowerCase()
-  for (const h of headers) if (h.name.toLowerCase() === lower) return h.value
-  return undefined
-}
-
-const ABSOLUTE_URL = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/
-
-/** Path and query of a URL, taken as text (no normalisation, no re-encoding); the fragment is dropped. */
-export function uriFromUrl (url: string): string {
-  const m = ABSOLUTE_URL.exec(url)
-  let rest = m ? url.slice(m[0].length) : url
-  const hash = rest.indexOf('#')
-  if (hash >= 0) rest = rest.slice(0, hash)
-  if (m && !rest.startsWith('/')) rest = '/' + rest
-  return rest
-}
-
-/** Host (and port) of an absolute URL, without user info; undefined for a relative one. */
-export function hostFromUrl (url: string): string | undefined {
-  const m = ABSOLUTE_URL.exec(url)
-  if (!m) return undefined
-  const at = m[1].lastIndexOf('@')
-  return at >= 0 ? m[1].slice(at + 1) : m[1]
-}
-
-function decodeQueryPart (s: string): string {
-  const plus = s.replace(/\+/g, ' ')
-  try {
-    return decodeURIComponent(plus)
-  } catch {
-    return plus
-  }
-}
-
-/** `name=value` pairs of the query part of a request target, decoded for display. */
-export function parseQueryString (uri: string): HarNameValue[] {
-  const q = uri.indexOf('?')
-  if (q < 0) return []
-  let query = uri.slice(q + 1)
-  const hash = query.indexOf('#')
-  if (hash >= 0) query = query.slice(0, hash)
-  const out: HarNameValue[] = []
-  for (const part of query.split('&')) {
-    if (part === '') continue
-    const eq = part.indexOf('=')
-    out.push(eq < 0
-      ? { name: decodeQueryPart(part), value: '' }
-      : { name: decodeQueryPart(part.slice(0, eq)), value: decodeQueryPart(part.slice(eq + 1)) })
-  }
-  return out
-}
-
-/** Cookies of every `Cookie` header, in order. */
-export function parseCookies (headers: readonly HarNameValue[]): HarCookie[] {
-  const out: HarCookie[] = []
-  for (const h of headers) {
-    if (h.name.toLowerCase() !== 'cookie') continue
-    for (const piece of h.value.split(';')) {
-      const p = piece.trim()
-      if (p === '') continue
-      const eq = p.indexOf('=')
-      out.push(eq < 0 ? { name: p, value: '' } : { name: p.slice(0, eq).trim(), value: p.slice(eq + 1).trim() })
-    }
-  }
-  return out
-}
-
-const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/
-
-/**
- * The body as text when it is valid UTF-8 without control characters (tab, CR, LF allowed);
- * a byte-order mark is kept, so the text encodes back to the same bytes.
- */
-export function bodyText (body: Uint8Array): string | null {
-  let text
-  try {
-    text = utf8Strict.decode(body)
-  } catch {
-    return null
-  }
-  return CONTROL.test(text) ? null : text
-}
+import { HarEntryError } from '../errors.js'
+import { buildHeaderBlock, headerValue, parseHeaderBlock } from '../format/header-block.js'
+import type { TextSink } from './atomic-file.js'
+import { CREATOR, type HarCreator, type HarEntry, type HarNameValue, type HarRequest, type HarResponse } from './har-types.js'
+import { bodyText, decodeBase64, hostFromUrl, isAbsoluteUrl, parseCookies, parseIsoNs, parseQueryString, uriFromUrl } from './http-text.js'
 
 // ---------------------------------------------------------------------------------------------
 // Record → HAR entry
@@ -265,7 +33,7 @@ export function toHarEntry (r: DecodedRequest, opts: ToHarOptions = {}): HarEntr
   const headers = parseHeaderBlock(r.headers)
   const host = headerValue(headers, 'host') ?? headerValue(headers, ':authority')
   let url: string
-  if (ABSOLUTE_URL.test(r.uri)) url = r.uri
+  if (isAbsoluteUrl(r.uri)) url = r.uri
   else url = `http://${host ?? 'localhost'}${r.uri.startsWith('/') ? r.uri : '/'}`
   const httpVersion = httpVersionOf(r.httpVersion)
   const body = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.length)
@@ -339,14 +107,6 @@ export function toHarEntry (r: DecodedRequest, opts: ToHarOptions = {}): HarEntr
 // ---------------------------------------------------------------------------------------------
 // HAR entry → record
 
-/** A HAR entry that cannot be turned into a record. `index` is its position in `log.entries`. */
-export class HarEntryError extends Error {
-  constructor (readonly index: number, readonly detail: string) {
-    super(`log.entries[${index}]: ${detail}`)
-    this.name = 'HarEntryError'
-  }
-}
-
 /**
  * The headers an import records for a HAR request: pseudo-headers (`:authority`, `:method`...,
  * which browsers save for HTTP/2) are dropped, and a `Host` header is added where the first
@@ -371,27 +131,6 @@ export function importHeaders (headers: readonly HarNameValue[], url: string): H
     if (host !== undefined && host !== '') out.splice(Math.max(pseudoAt, 0), 0, { name: 'Host', value: host })
   }
   return out
-}
-
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
-
-/** Decodes strict base64 (no line breaks, padded); null when it is not. */
-export function decodeBase64 (s: string): Buffer | null {
-  if (s.length % 4 !== 0 || !BASE64.test(s)) return null
-  return Buffer.from(s, 'base64')
-}
-
-/**
- * ISO 8601 date-time to ns since the epoch, keeping up to 9 fraction digits; null when it
- * does not parse. Accepts `Z` or a `±hh:mm` offset.
- */
-export function parseIsoNs (s: string): bigint | null {
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d)?)(?:[.,](\d+))?(Z|[+-]\d\d:?\d\d)?$/i.exec(s.trim())
-  if (!m) return null
-  const ms = Date.parse(m[1] + (m[3] ?? 'Z'))
-  if (!Number.isFinite(ms)) return null
-  const frac = BigInt((m[2] ?? '').slice(0, 9).padEnd(9, '0'))
-  return BigInt(ms) * 1_000_000n + frac
 }
 
 function isObject (v: unknown): v is Record<string, unknown> {
@@ -531,67 +270,6 @@ export function fromHarEntry (entry: unknown, index: number): RequestRecord {
 
 // ---------------------------------------------------------------------------------------------
 // Streaming output
-
-/** Where text goes: `write` resolves false when the reader has gone (stop writing). */
-export interface TextSink {
-  write: (text: string) => Promise<boolean>
-}
-
-/**
- * A file written as `<path>.tmp` (mode 0600: recorded traffic holds secrets) and renamed to
- * `<path>` by commit(); abort() deletes the temporary file. Writes are buffered in 1 MiB chunks.
- */
-export class AtomicFileSink implements TextSink {
-  readonly tmpPath: string
-  #chunks: string[] = []
-  #buffered = 0
-  #done = false
-
-  private constructor (readonly path: string, private readonly fh: FileHandle) {
-    this.tmpPath = path + '.tmp'
-  }
-
-  static async open (path: string): Promise<AtomicFileSink> {
-    const fh = await open(path + '.tmp', 'w', 0o600)
-    return new AtomicFileSink(path, fh)
-  }
-
-  async write (text: string): Promise<boolean> {
-    this.#chunks.push(text)
-    this.#buffered += text.length
-    if (this.#buffered >= 1 << 20) await this.#flush()
-    return true
-  }
-
-  async #flush (): Promise<void> {
-    if (this.#chunks.length === 0) return
-    const data = this.#chunks.join('')
-    this.#chunks = []
-    this.#buffered = 0
-    await this.fh.writeFile(data)
-  }
-
-  /** Writes what is buffered, closes the file and renames it into place. */
-  async commit (): Promise<void> {
-    if (this.#done) return
-    this.#done = true
-    try {
-      await this.#flush()
-    } finally {
-      await this.fh.close()
-    }
-    await rename(this.tmpPath, this.path)
-  }
-
-  /** Closes and deletes the temporary file; nothing is left at `path`. */
-  async abort (): Promise<void> {
-    if (this.#done) return
-    this.#done = true
-    this.#chunks = []
-    await this.fh.close().catch(() => {})
-    await unlink(this.tmpPath).catch(() => {})
-  }
-}
 
 /**
  * Writes a HAR document one entry at a time: `begin()`, `entry()` per record, `end()`.

@@ -2,28 +2,21 @@
 // directory next to the target (same file system), sealed there, and only then moved into the
 // target; on any failure the staging directory is deleted, so the target never holds a
 // half-written file from an import.
-import { createReadStream } from 'node:fs'
+import { createReadStream, type Stats } from 'node:fs'
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { ArchiveWriter, type ArchiveWriterOptions } from '../archive/writer.js'
 import type { CodecName } from '../format/codecs.js'
-import { fromHarEntry, HarEntryError } from './har.js'
-import { JsonlLineError, readJsonl } from './jsonl.js'
+import { hasCode, ImportError } from '../errors.js'
+import { fromHarEntry } from './har.js'
+import { readJsonl } from './jsonl.js'
 import type { RequestRecord } from '../format/record.js'
 
 /** Largest HAR file read by default: it is parsed whole. */
 export const DEFAULT_MAX_HAR_BYTES = 256 << 20
 /** V8's longest string is about 512 MiB: a HAR file cannot be parsed whole beyond that. */
 export const MAX_HAR_BYTES = 512 << 20
-
-/** Bad input or a failed write: `message` names the input and, for bad input, the entry or line. */
-export class ImportError extends Error {
-  constructor (message: string) {
-    super(message)
-    this.name = 'ImportError'
-  }
-}
 
 export interface ImportOptions {
   /** Archive codec. Default `auto`. */
@@ -96,6 +89,15 @@ async function importRecords (outDir: string, opts: ImportOptions, produce: (emi
   }
 }
 
+/** The input file's stat; a missing or unreadable file is bad input. */
+async function statInput (input: string): Promise<Stats> {
+  try {
+    return await stat(input)
+  } catch (err) {
+    throw new ImportError(`${input}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
+  }
+}
+
 async function readAll (input: Readable, max: number, name: string): Promise<string> {
   const chunks: Buffer[] = []
   let n = 0
@@ -115,12 +117,7 @@ export async function readHarFile (input: string, opts: ImportOptions = {}): Pro
   if (input === '-') {
     text = await readAll(opts.stdin ?? process.stdin, max, 'stdin')
   } else {
-    let size
-    try {
-      size = (await stat(input)).size
-    } catch (err) {
-      throw new ImportError(`${input}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
-    }
+    const size = (await statInput(input)).size
     if (size > max) throw new ImportError(`${input}: ${size} bytes is larger than the limit of ${max} bytes (--max-har)`)
     text = await readFile(input, 'utf8')
   }
@@ -147,7 +144,7 @@ export async function importHar (input: string, outDir: string, opts: ImportOpti
       try {
         record = fromHarEntry(entries[i], i)
       } catch (err) {
-        if (err instanceof HarEntryError) throw new ImportError(`${input}: ${err.message}`)
+        if (hasCode(err, 'FST_BLACKHOLE_HAR_ENTRY')) throw new ImportError(`${input}: ${(err as Error).message}`)
         throw err
       }
       entries[i] = undefined // the parsed entry is no longer needed
@@ -162,12 +159,7 @@ export async function importJsonl (input: string, outDir: string, opts: ImportOp
   if (input === '-') {
     stream = opts.stdin ?? process.stdin
   } else {
-    try {
-      if (!(await stat(input)).isFile()) throw new ImportError(`${input}: not a file`)
-    } catch (err) {
-      if (err instanceof ImportError) throw err
-      throw new ImportError(`${input}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
-    }
+    if (!(await statInput(input)).isFile()) throw new ImportError(`${input}: not a file`)
     stream = createReadStream(input)
   }
   try {
@@ -175,7 +167,7 @@ export async function importJsonl (input: string, outDir: string, opts: ImportOp
       for await (const { record } of readJsonl(stream)) await emit(record)
     })
   } catch (err) {
-    if (err instanceof JsonlLineError) throw new ImportError(`${input}: ${err.message}`)
+    if (hasCode(err, 'FST_BLACKHOLE_JSONL_LINE')) throw new ImportError(`${input}: ${(err as Error).message}`)
     throw err
   } finally {
     if (input !== '-') stream.destroy()

@@ -4,16 +4,11 @@ import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { decodeRaw, listArchiveFiles, readFileRecords } from '../archive/reader.js'
 import { toJson, toJsonText } from './dump.js'
-import { decodeBase64, parseIsoNs, type ExportOptions, type TextSink } from './har.js'
+import { JsonlLineError } from '../errors.js'
 import type { RequestRecord } from '../format/record.js'
-
-/** A JSON line that cannot be turned into a record. `line` is 1-based. */
-export class JsonlLineError extends Error {
-  constructor (readonly line: number, readonly detail: string) {
-    super(`line ${line}: ${detail}`)
-    this.name = 'JsonlLineError'
-  }
-}
+import type { TextSink } from './atomic-file.js'
+import type { ExportOptions } from './har.js'
+import { decodeBase64, parseIsoNs } from './http-text.js'
 
 /** The `dump --json` line of a record (with its `file`), newline included. */
 export function toJsonLine (r: Parameters<typeof toJson>[0], file?: string): string {

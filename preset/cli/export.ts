@@ -1,4 +1,5 @@
-import { AtomicFileSink, exportHar, type TextSink } from '../../lib/interchange/har.js'
+import { AtomicFileSink, type TextSink } from '../../lib/interchange/atomic-file.js'
+import { exportHar } from '../../lib/interchange/har.js'
 import { exportJsonl } from '../../lib/interchange/jsonl.js'
 import { sizeFlag, UsageError, type CommandSpec, type ParsedFlags } from './args.js'
 import { out } from './output.js'

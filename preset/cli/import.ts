@@ -1,5 +1,5 @@
 import { CODEC_NAMES, type CodecName } from '../../lib/format/codecs.js'
-import { DEFAULT_MAX_HAR_BYTES, ImportError, importHar, importJsonl, MAX_HAR_BYTES } from '../../lib/interchange/import.js'
+import { DEFAULT_MAX_HAR_BYTES, importHar, importJsonl, MAX_HAR_BYTES } from '../../lib/interchange/import.js'
 import { sizeFlag, UsageError, type CommandSpec, type ParsedFlags } from './args.js'
 import { out } from './output.js'
 
@@ -36,8 +36,9 @@ export async function runImport (flags: ParsedFlags, positionals: string[]): Pro
     await out(`imported ${r.records} record(s) into ${r.dir}${r.files.length ? ': ' + r.files.join(', ') : ''}\n`)
     return 0
   } catch (err) {
-    // Bad input, or the file system refusing (--out is a file, no permission...): one line, exit 1.
-    if (!(err instanceof ImportError) && typeof (err as NodeJS.ErrnoException).code !== 'string') throw err
+    // Bad input (FST_BLACKHOLE_IMPORT), or the file system refusing (--out is a file, no
+    // permission...): one line, exit 1. An error without a code is a bug: let it show.
+    if (typeof (err as { code?: unknown }).code !== 'string') throw err
     process.stderr.write(`blackhole import: ${(err as Error).message}; nothing was written to ${outDir}\n`)
     return 1
   }
