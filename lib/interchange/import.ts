@@ -8,6 +8,7 @@ import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { ArchiveWriter, type ArchiveWriterOptions } from '../archive/writer.js'
 import type { CodecName } from '../format/codecs.js'
+import { isArchiveName } from '../format/archive-name.js'
 import { fromHarEntry, HarEntryError } from './har.js'
 import { JsonlLineError, readJsonl } from './jsonl.js'
 import type { RequestRecord } from '../format/record.js'
@@ -79,7 +80,7 @@ async function importRecords (outDir: string, opts: ImportOptions, produce: (emi
     if (s.writeErrors > 0 || s.recordsDropped > 0 || s.recordsWritten !== records) {
       throw new ImportError(`writing the archive failed: ${s.writeErrors} write error(s), ${s.recordsDropped} record(s) dropped`)
     }
-    const names = (await readdir(staging)).filter(n => /\.fbf(\.lz4)?$/.test(n)).sort()
+    const names = (await readdir(staging)).filter(isArchiveName).sort()
     await mkdir(dir, { recursive: true, mode: 0o700 })
     for (const n of names) {
       const target = path.join(dir, n)
