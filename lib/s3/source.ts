@@ -14,15 +14,12 @@ const basename = (key: string): string => key.slice(key.lastIndexOf('/') + 1)
 
 /** Lists and opens the archives of s3:// URLs with one client, made on first use from `options`. */
 export class S3Archives {
-  readonly #options: S3ClientOptions
   #client: Promise<S3Client> | null = null
 
-  constructor (options: S3ClientOptions = {}) {
-    this.#options = { ...options }
-  }
+  constructor (private readonly options: S3ClientOptions = {}) {}
 
   #connect (): Promise<S3Client> {
-    this.#client ??= createS3Client(this.#options)
+    this.#client ??= createS3Client(this.options)
     return this.#client
   }
 
