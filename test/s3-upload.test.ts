@@ -6,8 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, test } from 'node:test'
 import { ArchiveWriter } from '../lib/archive/writer.js'
-import { readArchive } from '../lib/archive/reader.js'
-import { configureS3Reading } from '../lib/s3/client.js'
+import { archiveSources, readArchive } from '../lib/archive/reader.js'
 import { S3Uploader } from '../lib/s3/uploader.js'
 import { cleanEnv, isArchive, isTmp, listDir, request, rmDir, startServe, stopAll, tmpDir, noise } from './fixtures-preset.js'
 import { requireTool } from './tools.js'
@@ -16,9 +15,8 @@ import { S3Store, sha256, until } from './fixtures-s3.js'
 after(stopAll)
 
 async function s3Records (store: S3Store, prefix: string): Promise<Array<{ id: string, uri: string, body: Buffer }>> {
-  configureS3Reading({ endpoint: store.endpoint })
   const out = []
-  for await (const r of readArchive(store.url(prefix))) out.push({ id: r.id, uri: r.uri, body: Buffer.from(r.body) })
+  for await (const r of readArchive(store.url(prefix), { sources: archiveSources({ endpoint: store.endpoint }) })) out.push({ id: r.id, uri: r.uri, body: Buffer.from(r.body) })
   return out
 }
 

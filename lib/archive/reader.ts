@@ -1,17 +1,17 @@
 // Streaming archive reader: one LZ4 frame (or several concatenated frames, or a raw `.fbf`
 // stream) in, records out. Memory is bounded by one block plus one record, never the file.
 // Every problem is an ArchiveError naming the file and the byte offset where it was found.
-import { open, readdir, stat } from 'node:fs/promises'
-import type { FileHandle } from 'node:fs/promises'
-import path from 'node:path'
 import { readCodec, type BlockCodec } from '../format/codecs.js'
 import { LZ4_LEGACY_MAGIC, LZ4_MAGIC, UNCOMPRESSED_BIT, isSkippableMagic, parseFrameHeader } from '../format/lz4-frame.js'
 import { decodeRequest, RecordFormatError, type DecodedRequest } from '../format/record.js'
 import { createXxh32, xxh32 } from '../format/xxh32.js'
-import { isS3Url } from '../s3/url.js'
 import { ArchiveError, type ArchiveErrorKind } from '../errors.js'
+import type { ByteSource } from './byte-source.js'
+import { archiveSources, type ArchiveSources } from './sources.js'
 
 export { ArchiveError, type ArchiveErrorKind, type ArchiveErrorCode } from '../errors.js'
+export type { ByteSource } from './byte-source.js'
+export { archiveSources, type ArchiveSources } from './sources.js'
 
 export interface ReadOptions {
   /** Largest record accepted, in bytes. A bigger length prefix is an error, not an allocation. Default 256 MiB. */
@@ -22,8 +22,10 @@ export interface ReadOptions {
   codec?: BlockCodec
   /** Called with every decompressed chunk of the record stream, in order (used by recovery). */
   onContent?: (chunk: Uint8Array) => void
-  /** Opens a file by name. Default: local paths, and s3:// objects with the reading client. */
+  /** Opens a file by name. Default: `sources.open`. */
   open?: (file: string) => Promise<ByteSource>
+  /** Where files are listed and opened: local paths and s3:// objects (with its S3 client). Default: `archiveSources()`. */
+  sources?: ArchiveSources
 }
 
 export const DEFAULT_MAX_RECORD_BYTES = 256 << 20
@@ -55,43 +57,6 @@ export interface FileSummary {
 
 export function newSummary (file: string): FileSummary {
   return { file, format: 'empty', fileBytes: 0, streamBytes: 0, frames: 0, blocks: 0, records: 0, wholeFileBytes: 0, wholeStreamBytes: 0 }
-}
-
-/**
- * Where an archive's bytes come from: a local file, or a stream (an S3 object body) that only
- * moves forward. Reads are positional; a stream skips ahead and never goes back, which is all
- * the reader asks for.
- */
-export interface ByteSource {
-  /** Names the source in errors: a path or an s3:// URL. */
-  readonly name: string
-  /** Total bytes. */
-  readonly size: number
-  /** Reads up to `len` bytes at `pos` into `buf[off..]`; 0 at the end. */
-  read (buf: Uint8Array, off: number, len: number, pos: number): Promise<number>
-  close (): Promise<void>
-}
-
-async function openLocal (file: string): Promise<ByteSource> {
-  const fh: FileHandle = await open(file, 'r')
-  try {
-    const size = (await fh.stat()).size
-    return {
-      name: file,
-      size,
-      read: async (buf, off, len, pos) => (await fh.read(buf, off, len, pos)).bytesRead,
-      close: () => fh.close()
-    }
-  } catch (err) {
-    await fh.close()
-    throw err
-  }
-}
-
-async function openSource (file: string): Promise<ByteSource> {
-  if (!isS3Url(file)) return openLocal(file)
-  const { openS3Object } = await import('../s3/source.js')
-  return openS3Object(file)
 }
 
 /** Buffered positional reads, so small reads do not each cost a syscall. */
@@ -257,7 +222,7 @@ export async function * readFileRecords (file: string, opts: ReadOptions = {}, s
   const sum: FileSummary = summary ?? newSummary(file)
   let source: ByteSource
   try {
-    source = await (opts.open ?? openSource)(file)
+    source = opts.open !== undefined ? await opts.open(file) : await (opts.sources ?? archiveSources()).open(file)
     sum.fileBytes = source.size
   } catch (err) {
     throw new ArchiveError('IO', file, 0, (err as Error).message)
@@ -408,46 +373,12 @@ function concatTail (prev: Uint8Array | undefined, out: Uint8Array): Uint8Array 
   return joined
 }
 
-const ARCHIVE_NAME = /\.fbf(\.lz4)?$/i
-
 /**
- * Expands paths into archive files: files are taken as given, directories contribute their
- * sealed archives (`*.fbf`, `*.fbf.lz4`, not `.tmp`) sorted by name, which is time order, and
- * `s3://bucket/prefix` URLs the archive objects below the prefix, as `s3://bucket/key` URLs.
+ * Expands paths into archive files (ArchiveSources.list): files as given, a directory's sealed
+ * archives in name order, an s3:// prefix's archive objects.
  */
-export async function listArchiveFiles (paths: readonly string[]): Promise<string[]> {
-  const out: string[] = []
-  for (const p of paths) {
-    if (isS3Url(p)) {
-      // An s3:// prefix stands for every archive object below it (see lib/s3/source.ts for the order).
-      const { listS3Archives } = await import('../s3/source.js')
-      try {
-        out.push(...await listS3Archives(p))
-      } catch (err) {
-        throw new ArchiveError('IO', p, 0, (err as Error).message)
-      }
-      continue
-    }
-    let st
-    try {
-      st = await stat(p)
-    } catch (err) {
-      throw new ArchiveError('IO', p, 0, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message)
-    }
-    if (st.isDirectory()) {
-      const entries = await readdir(p, { withFileTypes: true })
-      const names = []
-      for (const e of entries) {
-        if (!ARCHIVE_NAME.test(e.name)) continue
-        // Symlinks count when they lead to a file; directories named like archives do not.
-        if (e.isFile() || (e.isSymbolicLink() && await stat(path.join(p, e.name)).then(s => s.isFile(), () => false))) names.push(e.name)
-      }
-      for (const n of names.sort()) out.push(path.join(p, n))
-    } else {
-      out.push(p)
-    }
-  }
-  return out
+export async function listArchiveFiles (paths: readonly string[], sources: ArchiveSources = archiveSources()): Promise<string[]> {
+  return sources.list(paths)
 }
 
 /** A decoded record with where it came from. */
@@ -472,8 +403,10 @@ export function decodeRaw (raw: RawRecord): ArchiveRecord {
 
 /** Decoded records of every archive under `paths`, in file-name order. */
 export async function * readArchive (paths: string | readonly string[], opts: ReadOptions = {}): AsyncGenerator<ArchiveRecord> {
-  const files = await listArchiveFiles(typeof paths === 'string' ? [paths] : paths)
+  // One sources object for the whole walk: one S3 client for every object.
+  const sources = opts.sources ?? archiveSources()
+  const files = await sources.list(typeof paths === 'string' ? [paths] : paths)
   for (const file of files) {
-    for await (const raw of readFileRecords(file, opts)) yield decodeRaw(raw)
+    for await (const raw of readFileRecords(file, { ...opts, sources })) yield decodeRaw(raw)
   }
 }

@@ -103,7 +103,7 @@ export interface ExtractResult {
  * `_3`... in archive order. Returns what was written (empty: no match).
  */
 export async function extractRecords (paths: readonly string[], id: string, outDir: string, opts: ReadOptions = {}): Promise<ExtractResult[]> {
-  const files = await listArchiveFiles(paths)
+  const files = await listArchiveFiles(paths, opts.sources)
   const out: ExtractResult[] = []
   let n = 0
   for (const source of files) {

@@ -310,7 +310,7 @@ export interface ExportOptions extends ReadOptions {
  * file's modification time as `startedDateTime` (`_timeNs` stays "0"). Returns the entry count.
  */
 export async function exportHar (paths: readonly string[], sink: TextSink, opts: ExportOptions = {}): Promise<number> {
-  const files = await listArchiveFiles(paths)
+  const files = await listArchiveFiles(paths, opts.sources)
   const w = new HarStreamWriter(sink)
   if (!await w.begin()) return 0
   for (const file of files) {

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream'
 import { ArchiveWriter, type ArchiveWriterOptions } from '../archive/writer.js'
 import type { CodecName } from '../format/codecs.js'
 import { hasCode, ImportError } from '../errors.js'
+import { isArchiveName } from '../format/archive-name.js'
 import { fromHarEntry } from './har.js'
 import { readJsonl } from './jsonl.js'
 import type { RequestRecord } from '../format/record.js'
@@ -72,7 +73,7 @@ async function importRecords (outDir: string, opts: ImportOptions, produce: (emi
     if (s.writeErrors > 0 || s.recordsDropped > 0 || s.recordsWritten !== records) {
       throw new ImportError(`writing the archive failed: ${s.writeErrors} write error(s), ${s.recordsDropped} record(s) dropped`)
     }
-    const names = (await readdir(staging)).filter(n => /\.fbf(\.lz4)?$/.test(n)).sort()
+    const names = (await readdir(staging)).filter(isArchiveName).sort()
     await mkdir(dir, { recursive: true, mode: 0o700 })
     for (const n of names) {
       const target = path.join(dir, n)

@@ -17,7 +17,7 @@ export function toJsonLine (r: Parameters<typeof toJson>[0], file?: string): str
 
 /** Streams every record under `paths` into `sink` as JSON Lines. Returns the record count. */
 export async function exportJsonl (paths: readonly string[], sink: TextSink, opts: ExportOptions = {}): Promise<number> {
-  const files = await listArchiveFiles(paths)
+  const files = await listArchiveFiles(paths, opts.sources)
   let n = 0
   for (const file of files) {
     for await (const raw of readFileRecords(file, opts)) {

@@ -291,7 +291,7 @@ export class StatsCollector {
 
 /** Reads every record under `paths` once and summarises them. */
 export async function archiveStats (paths: readonly string[], opts: ReadOptions & { top?: number } = {}): Promise<ArchiveStats> {
-  const files = await listArchiveFiles(paths)
+  const files = await listArchiveFiles(paths, opts.sources)
   const c = new StatsCollector(opts.top ?? 10)
   for (const file of files) {
     for await (const raw of readFileRecords(file, opts)) c.add(decodeRaw(raw), file)

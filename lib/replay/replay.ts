@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks'
 import { Pool } from 'undici'
 import * as hdr from 'hdr-histogram-js'
-import type { ArchiveRecord } from '../archive/reader.js'
+import type { ArchiveRecord, ArchiveSources } from '../archive/reader.js'
 import { readShard, type Shard } from './shard.js'
 import { RecordFilter, type ReplayFilter } from './filter.js'
 import { invalidReason, RequestShaper, type OutgoingRequest, type Rewrites } from './request.js'
@@ -24,6 +24,8 @@ export interface ReplayOptions {
   paths?: string[]
   /** Only this share of the files under `paths` (see lib/replay/shard.ts); n processes with 1/n..n/n replay each file once. */
   shard?: Shard
+  /** Where `paths` are listed and opened (s3:// objects with its S3 client). Default: `archiveSources()`. */
+  sources?: ArchiveSources
   /** Or any source of records (called once per loop). */
   records?: () => AsyncIterable<ArchiveRecord>
   /** Target URL: http or https, with an optional base path. Required unless `inject`. */
@@ -190,7 +192,7 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
   if (opts.shard !== undefined && !(Number.isSafeInteger(opts.shard.count) && opts.shard.count >= 1 && Number.isSafeInteger(opts.shard.index) && opts.shard.index >= 1 && opts.shard.index <= opts.shard.count)) {
     throw new ReplayError(`shard must be { index, count } with 1 <= index <= count, got ${JSON.stringify(opts.shard)}`)
   }
-  const source = opts.records ?? (() => readShard(opts.paths as string[], opts.shard))
+  const source = opts.records ?? (() => readShard(opts.paths as string[], opts.shard, { sources: opts.sources }))
 
   const connections = opts.connections ?? (pacing.mode === 'concurrency' ? pacing.concurrency : 64)
   const pool = opts.inject === undefined && opts.dryRun === undefined

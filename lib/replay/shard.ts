@@ -36,7 +36,7 @@ export function shardFiles (files: readonly string[], shard: Shard | undefined):
 
 /** Decoded records of the shard's files under `paths` (all files without a shard), in name order. */
 export async function * readShard (paths: readonly string[], shard?: Shard, opts: ReadOptions = {}): AsyncGenerator<ArchiveRecord> {
-  for (const file of shardFiles(await listArchiveFiles(paths), shard)) {
+  for (const file of shardFiles(await listArchiveFiles(paths, opts.sources), shard)) {
     for await (const raw of readFileRecords(file, opts)) yield decodeRaw(raw)
   }
 }

@@ -1,6 +1,7 @@
 // The AWS SDK is loaded only when an s3:// URL is used: the sink's start-up and hot path, and
 // every command reading local files, never pay for it.
 import type { S3Client } from '@aws-sdk/client-s3'
+import { OptionError } from '../errors.js'
 
 export interface S3ClientOptions {
   /** Endpoint of a non-AWS store (MinIO, Ceph RGW, R2...). Default: the SDK's (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, config). */
@@ -16,17 +17,13 @@ export interface S3ClientOptions {
 type Sdk = typeof import('@aws-sdk/client-s3')
 type Storage = typeof import('@aws-sdk/lib-storage')
 
-let sdk: Promise<Sdk> | null = null
-let storage: Promise<Storage> | null = null
-
+// The module loader keeps each package once: calling these again costs a lookup, not a load.
 export function loadS3Sdk (): Promise<Sdk> {
-  sdk ??= import('@aws-sdk/client-s3')
-  return sdk
+  return import('@aws-sdk/client-s3')
 }
 
 export function loadS3Storage (): Promise<Storage> {
-  storage ??= import('@aws-sdk/lib-storage')
-  return storage
+  return import('@aws-sdk/lib-storage')
 }
 
 function envEndpoint (): string | undefined {
@@ -39,10 +36,10 @@ export function validateS3ClientOptions (o: S3ClientOptions, name: (k: string) =
     try {
       u = new URL(o.endpoint)
     } catch {}
-    if (u === null || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw new TypeError(`${name('endpoint')} must be an http(s) URL, got '${o.endpoint}'`)
+    if (u === null || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw new OptionError(`${name('endpoint')} must be an http(s) URL, got '${o.endpoint}'`)
   }
-  if (o.forcePathStyle !== undefined && typeof o.forcePathStyle !== 'boolean') throw new TypeError(`${name('forcePathStyle')} must be a boolean, got '${String(o.forcePathStyle)}'`)
-  if (o.region !== undefined && !/^[a-z0-9-]+$/i.test(o.region)) throw new TypeError(`${name('region')} must be a region name such as us-east-1, got '${String(o.region)}'`)
+  if (o.forcePathStyle !== undefined && typeof o.forcePathStyle !== 'boolean') throw new OptionError(`${name('forcePathStyle')} must be a boolean, got '${String(o.forcePathStyle)}'`)
+  if (o.region !== undefined && !/^[a-z0-9-]+$/i.test(o.region)) throw new OptionError(`${name('region')} must be a region name such as us-east-1, got '${String(o.region)}'`)
 }
 
 export async function createS3Client (o: S3ClientOptions = {}): Promise<S3Client> {
@@ -63,19 +60,4 @@ export async function createS3Client (o: S3ClientOptions = {}): Promise<S3Client
     client.destroy()
     return new S3Client({ ...base, region: 'us-east-1' })
   }
-}
-
-let readDefaults: S3ClientOptions = {}
-let readClient: Promise<S3Client> | null = null
-
-/** Sets the client options of the commands that read s3:// archives (their --s3-* flags). */
-export function configureS3Reading (o: S3ClientOptions): void {
-  readDefaults = { ...o }
-  readClient = null
-}
-
-/** The client the reader uses for s3:// paths, created on first use. */
-export function readingS3Client (): Promise<S3Client> {
-  readClient ??= createS3Client(readDefaults)
-  return readClient
 }

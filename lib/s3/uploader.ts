@@ -14,6 +14,8 @@ import type { S3Client } from '@aws-sdk/client-s3'
 import type { Upload } from '@aws-sdk/lib-storage'
 import { RateLimitedLog, silentLogger, type Logger } from '../log.js'
 import { isAlive } from '../archive/recover.js'
+import { isArchiveName, writerPid } from '../format/archive-name.js'
+import { OptionError, UploadError } from '../errors.js'
 import { createS3Client, loadS3Sdk, loadS3Storage, validateS3ClientOptions, type S3ClientOptions } from './client.js'
 import { parseS3Url, s3Url } from './url.js'
 
@@ -55,15 +57,15 @@ const MIN_PART = 5 << 20
 
 /** Checks the options, naming them as `name(key)` does (plugin or CLI spelling). */
 export function validateUploadOptions (o: S3UploadOptions, name: (k: string) => string): void {
-  if (typeof o.url !== 'string') throw new TypeError(`${name('url')} must be an s3://bucket/prefix URL, got ${String(o.url)}`)
+  if (typeof o.url !== 'string') throw new OptionError(`${name('url')} must be an s3://bucket/prefix URL, got ${String(o.url)}`)
   parseS3Url(o.url, name('url'))
   validateS3ClientOptions(o, name)
   if (o.hostId !== undefined && (typeof o.hostId !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(o.hostId))) {
-    throw new TypeError(`${name('hostId')} must match [A-Za-z0-9._-]{1,128}, got '${String(o.hostId)}'`)
+    throw new OptionError(`${name('hostId')} must match [A-Za-z0-9._-]{1,128}, got '${String(o.hostId)}'`)
   }
   const int = (k: keyof S3UploadOptions, min: number): void => {
     const v = o[k]
-    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)) throw new TypeError(`${name(k)} must be an integer >= ${min}, got ${String(v)}`)
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)) throw new OptionError(`${name(k)} must be an integer >= ${min}, got ${String(v)}`)
   }
   int('partSize', MIN_PART)
   int('retryMinMs', 1)
@@ -121,6 +123,7 @@ interface Item {
   bytes: number
 }
 
+/** The staged file is gone (another process uploaded it): caught in #run, never leaves this module, so it needs no code. */
 class Vanished extends Error {}
 
 export class S3Uploader {
@@ -197,7 +200,6 @@ export class S3Uploader {
    * theirs to upload.
    */
   async rescan (): Promise<void> {
-    const re = new RegExp(`^${this.#filePrefix}_.*_(\\d+)-[0-9a-f]+\\.fbf(\\.lz4)?$`)
     let names: string[]
     try {
       names = (await readdir(this.dir)).sort()
@@ -206,10 +208,8 @@ export class S3Uploader {
       return
     }
     for (const name of names) {
-      const m = re.exec(name)
-      if (m === null) continue
-      const pid = Number(m[1])
-      if (pid !== process.pid && isAlive(pid)) continue
+      const pid = isArchiveName(name) ? writerPid(name, this.#filePrefix) : null
+      if (pid === null || (pid !== process.pid && isAlive(pid))) continue
       const p = path.join(this.dir, name)
       if (this.#known.has(p)) continue
       try {
@@ -327,7 +327,7 @@ export class S3Uploader {
       // per-request CRC32 checksums the store checked already cover the bytes.
       const { HeadObjectCommand } = await loadS3Sdk()
       const head = await client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }))
-      if (head.ContentLength !== size) throw new Error(`uploaded object ${s3Url(this.bucket, key)} has ${String(head.ContentLength)} bytes, the file ${size}`)
+      if (head.ContentLength !== size) throw new UploadError(`uploaded object ${s3Url(this.bucket, key)} has ${String(head.ContentLength)} bytes, the file ${size}`)
       this.#stats.unverifiedEtags++
       this.#log.warn('etag', `ETag of ${s3Url(this.bucket, key)} is not the MD5 of the file; confirmed by size and the request checksums`)
     }

@@ -3,7 +3,7 @@ import { formatText } from '../../lib/interchange/dump.js'
 import { toJsonLine } from '../../lib/interchange/jsonl.js'
 import { intFlag, sizeFlag, type CommandSpec, type ParsedFlags } from './args.js'
 import { flushOut, outBuffered } from './output.js'
-import { applyS3ReadFlags, s3ReadFlags } from './s3-flags.js'
+import { readSources, s3ReadFlags } from './s3-flags.js'
 
 export const dumpSpec: CommandSpec = {
   name: 'dump',
@@ -27,12 +27,12 @@ export async function runDump (flags: ParsedFlags, paths: string[]): Promise<num
   const maxBody = sizeFlag('max-body', flags['max-body'])
   const maxRecordBytes = sizeFlag('max-record', flags['max-record'], 1)
   const id = flags.id as string | undefined
-  applyS3ReadFlags(flags)
-  const files = await listArchiveFiles(paths)
+  const sources = readSources(flags)
+  const files = await listArchiveFiles(paths, sources)
   let shown = 0
   try {
     for (const file of files) {
-      for await (const raw of readFileRecords(file, { maxRecordBytes })) {
+      for await (const raw of readFileRecords(file, { maxRecordBytes, sources })) {
         const r = decodeRaw(raw)
         if (id !== undefined && r.id !== id) continue
         shown++

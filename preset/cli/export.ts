@@ -3,7 +3,7 @@ import { exportHar } from '../../lib/interchange/har.js'
 import { exportJsonl } from '../../lib/interchange/jsonl.js'
 import { sizeFlag, UsageError, type CommandSpec, type ParsedFlags } from './args.js'
 import { out } from './output.js'
-import { applyS3ReadFlags, s3ReadFlags } from './s3-flags.js'
+import { readSources, s3ReadFlags } from './s3-flags.js'
 
 export const exportSpec: CommandSpec = {
   name: 'export',
@@ -29,8 +29,7 @@ export async function runExport (flags: ParsedFlags, paths: string[]): Promise<n
   const target = (har ?? jsonl) as string
   if (target === '') throw new UsageError(`--${har !== undefined ? 'har' : 'jsonl'} needs a file name (or - for stdout)`)
   const maxRecordBytes = sizeFlag('max-record', flags['max-record'], 1)
-  applyS3ReadFlags(flags)
-  const opts = { maxRecordBytes, ...(typeof flags.id === 'string' ? { id: flags.id } : {}) }
+  const opts = { maxRecordBytes, sources: readSources(flags), ...(typeof flags.id === 'string' ? { id: flags.id } : {}) }
   const run = (sink: TextSink): Promise<number> => har !== undefined ? exportHar(paths, sink, opts) : exportJsonl(paths, sink, opts)
 
   if (target === '-') {

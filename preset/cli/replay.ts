@@ -3,7 +3,7 @@ import type { Pacing, ReplayOptions, ReplaySummary } from '../../lib/replay/repl
 import type { OutgoingRequest } from '../../lib/replay/request.js'
 import { out } from './output.js'
 import { parseShard } from '../../lib/replay/shard.js'
-import { applyS3ReadFlags, s3ReadFlags } from './s3-flags.js'
+import { readSources, s3ReadFlags } from './s3-flags.js'
 
 export const replaySpec: CommandSpec = {
   name: 'replay',
@@ -113,9 +113,9 @@ export function replayOptions (flags: ParsedFlags, paths: string[]): ReplayOptio
       throw new UsageError((err as Error).message)
     }
   }
-  applyS3ReadFlags(flags)
   return {
     paths,
+    sources: readSources(flags),
     ...(shard !== undefined ? { shard } : {}),
     target: target ?? 'http://dry-run.invalid/',
     pacing,

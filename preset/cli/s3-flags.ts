@@ -1,6 +1,7 @@
-// Flags of the commands that read archives, for s3://bucket/prefix inputs. The client is only
-// configured here; the SDK loads when an s3:// path is actually read.
-import { configureS3Reading, validateS3ClientOptions } from '../../lib/s3/client.js'
+// Flags of the commands that read archives, for s3://bucket/prefix inputs. They only shape the
+// command's sources object; the SDK loads, and the client is made, when an s3:// path is read.
+import { archiveSources, type ArchiveSources } from '../../lib/archive/sources.js'
+import { validateS3ClientOptions } from '../../lib/s3/client.js'
 import { UsageError, type FlagSpec, type ParsedFlags } from './args.js'
 
 export const s3ReadFlags: Record<string, FlagSpec> = {
@@ -8,7 +9,8 @@ export const s3ReadFlags: Record<string, FlagSpec> = {
   's3-force-path-style': { type: 'boolean', env: 'BLACKHOLE_S3_FORCE_PATH_STYLE', help: 'for s3:// paths: path-style requests (default: on with an endpoint)' }
 }
 
-export function applyS3ReadFlags (flags: ParsedFlags): void {
+/** Where the command reads its paths from: local files, and s3:// objects as its --s3-* flags say. */
+export function readSources (flags: ParsedFlags): ArchiveSources {
   const o = {
     ...(typeof flags['s3-endpoint'] === 'string' ? { endpoint: flags['s3-endpoint'] } : {}),
     ...(typeof flags['s3-force-path-style'] === 'boolean' ? { forcePathStyle: flags['s3-force-path-style'] } : {})
@@ -18,5 +20,5 @@ export function applyS3ReadFlags (flags: ParsedFlags): void {
   } catch (err) {
     throw new UsageError((err as Error).message)
   }
-  configureS3Reading(o)
+  return archiveSources(o)
 }

@@ -1,7 +1,7 @@
 import { archiveStats, formatStats } from '../../lib/interchange/stats.js'
 import { intFlag, sizeFlag, type CommandSpec, type ParsedFlags } from './args.js'
 import { out } from './output.js'
-import { applyS3ReadFlags, s3ReadFlags } from './s3-flags.js'
+import { readSources, s3ReadFlags } from './s3-flags.js'
 
 export const statsSpec: CommandSpec = {
   name: 'stats',
@@ -21,8 +21,7 @@ export const statsSpec: CommandSpec = {
 export async function runStats (flags: ParsedFlags, paths: string[]): Promise<number> {
   const top = intFlag('top', flags.top, 1, 1000)
   const maxRecordBytes = sizeFlag('max-record', flags['max-record'], 1)
-  applyS3ReadFlags(flags)
-  const s = await archiveStats(paths, { maxRecordBytes, top })
+  const s = await archiveStats(paths, { maxRecordBytes, top, sources: readSources(flags) })
   await out(flags.json ? JSON.stringify(s) + '\n' : formatStats(s))
   return 0
 }

@@ -1,8 +1,8 @@
-import { ArchiveError, decodeRaw, listArchiveFiles, newSummary, readFileRecords, type FileSummary } from '../../lib/archive/reader.js'
+import { ArchiveError, decodeRaw, listArchiveFiles, newSummary, readFileRecords, type ArchiveSources, type FileSummary } from '../../lib/archive/reader.js'
 import { isoTimeNs } from '../../lib/interchange/dump.js'
 import { sizeFlag, type CommandSpec, type ParsedFlags } from './args.js'
 import { out } from './output.js'
-import { applyS3ReadFlags, s3ReadFlags } from './s3-flags.js'
+import { readSources, s3ReadFlags } from './s3-flags.js'
 
 export const verifySpec: CommandSpec = {
   name: 'verify',
@@ -26,14 +26,14 @@ export interface VerifyResult extends FileSummary {
   problems: string[]
 }
 
-export async function verifyFile (file: string, maxRecordBytes: number): Promise<VerifyResult> {
+export async function verifyFile (file: string, maxRecordBytes: number, sources?: ArchiveSources): Promise<VerifyResult> {
   const sum = newSummary(file)
   const problems: string[] = []
   let badRecords = 0
   let first = 0n
   let last = 0n
   try {
-    for await (const raw of readFileRecords(file, { maxRecordBytes }, sum)) {
+    for await (const raw of readFileRecords(file, { maxRecordBytes, sources }, sum)) {
       try {
         const t = decodeRaw(raw).timeNs
         if (t !== 0n) {
@@ -61,11 +61,11 @@ export async function verifyFile (file: string, maxRecordBytes: number): Promise
 
 export async function runVerify (flags: ParsedFlags, paths: string[]): Promise<number> {
   const maxRecordBytes = sizeFlag('max-record', flags['max-record'], 1)
-  applyS3ReadFlags(flags)
-  const files = await listArchiveFiles(paths)
+  const sources = readSources(flags)
+  const files = await listArchiveFiles(paths, sources)
   let bad = 0
   for (const file of files) {
-    const r = await verifyFile(file, maxRecordBytes)
+    const r = await verifyFile(file, maxRecordBytes, sources)
     if (!r.ok) bad++
     let line
     if (flags.json) {
