@@ -1,6 +1,6 @@
 // Which recorded requests a replay sends.
 import type { DecodedRequest } from '../format/record.js'
-import { parseHeaderBlock } from './request.js'
+import { parseHeaderBlock } from '../format/header-block.js'
 
 export interface ReplayFilter {
   /** Methods (any case). */
@@ -57,7 +57,7 @@ export class RecordFilter {
       const list = parseHeaderBlock(r.headers)
       for (const [name, re] of f.headers) {
         const lower = name.toLowerCase()
-        if (!list.some(([n, v]) => n.toLowerCase() === lower && re.test(v))) return false
+        if (!list.some(h => h.name.toLowerCase() === lower && re.test(h.value))) return false
       }
     }
     if (f.sample !== undefined && f.sample < 1 && this.#rand() >= f.sample) return false

@@ -1,5 +1,6 @@
 // Turning a recorded request into the request replay sends: target URL, header list with
 // hop-by-hop headers dropped and rewrites applied, body as stored (already de-chunked).
+import { parseHeaderBlock } from '../format/header-block.js'
 import type { DecodedRequest } from '../format/record.js'
 
 /** Headers the client recomputes or that belong to the recorded connection, not the request. */
@@ -8,21 +9,10 @@ const HOP_BY_HOP = new Set([
   'content-length', 'expect', 'http2-settings'
 ])
 
-/** Splits a header block (`Name: value\r\n` lines) into [name, value] pairs, in order. */
-export function parseHeaderBlock (block: string): Array<[string, string]> {
-  const out: Array<[string, string]> = []
-  let at = 0
-  while (at < block.length) {
-    let end = block.indexOf('\n', at)
-    if (end === -1) end = block.length
-    const line = block.slice(at, end > at && block.charCodeAt(end - 1) === 13 ? end - 1 : end)
-    at = end + 1
-    if (line.length === 0) continue
-    const colon = line.indexOf(':', line.charCodeAt(0) === 58 ? 1 : 0) // HTTP/2 pseudo-headers start with ':'
-    if (colon <= 0) continue
-    out.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()])
-  }
-  return out
+/** A header given in options as `Name: value` (setHeaders, `--set-header`), or null without a name and a colon. */
+export function headerOption (s: string): [string, string] | null {
+  const i = s.indexOf(':')
+  return i <= 0 ? null : [s.slice(0, i).trim(), s.slice(i + 1).trim()]
 }
 
 export interface Rewrites {
@@ -118,9 +108,12 @@ export class RequestShaper {
     if (this.#base !== '' && path !== '*') path = this.#base + path
     const headers: string[] = []
     let host = false
-    for (const [name, value] of parseHeaderBlock(r.headers)) {
+    for (const { name, value } of parseHeaderBlock(r.headers)) {
+      // Not sent: HTTP/2 pseudo-headers (`:authority`...) and recorded lines whose name is not
+      // a token (no field of a valid request), as well as the hop-by-hop, removed and set ones.
+      if (!TOKEN.test(name)) continue
       const lower = name.toLowerCase()
-      if (name.startsWith(':') || HOP_BY_HOP.has(lower) || this.#remove.has(lower) || this.#setNames.has(lower)) continue
+      if (HOP_BY_HOP.has(lower) || this.#remove.has(lower) || this.#setNames.has(lower)) continue
       if (lower === 'host') {
         // One Host at most: the target's, or with keepHost the first one recorded.
         if (!this.rw.keepHost || host) continue

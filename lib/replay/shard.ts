@@ -4,6 +4,7 @@
 // (files arriving, eventual listings) still never replay a file twice.
 import { createHash } from 'node:crypto'
 import { decodeRaw, listArchiveFiles, readFileRecords, type ArchiveRecord, type ReadOptions } from '../archive/reader.js'
+import { ReplayError } from '../errors.js'
 
 export interface Shard {
   /** 1-based: shard 1 of 3 is the first third. */
@@ -11,15 +12,17 @@ export interface Shard {
   count: number
 }
 
+/** Integers with 1 <= index <= count. */
+export function isShard ({ index, count }: Shard): boolean {
+  return Number.isSafeInteger(count) && count >= 1 && Number.isSafeInteger(index) && index >= 1 && index <= count
+}
+
 /** Parses `i/n` (1 <= i <= n); the message names `flag`. */
 export function parseShard (s: string, flag = '--shard'): Shard {
   const m = /^(\d+)\/(\d+)$/.exec(s.trim())
-  const index = m ? Number(m[1]) : NaN
-  const count = m ? Number(m[2]) : NaN
-  if (!(Number.isSafeInteger(count) && count >= 1 && Number.isSafeInteger(index) && index >= 1 && index <= count)) {
-    throw new TypeError(`${flag} must look like i/n with 1 <= i <= n (e.g. 2/3), got '${s}'`)
-  }
-  return { index, count }
+  const shard = { index: m ? Number(m[1]) : NaN, count: m ? Number(m[2]) : NaN }
+  if (!isShard(shard)) throw new ReplayError(`${flag} must look like i/n with 1 <= i <= n (e.g. 2/3), got '${s}'`)
+  return shard
 }
 
 const baseName = (file: string): string => file.slice(Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) + 1)

@@ -1,6 +1,8 @@
 import { durationFlag, intFlag, UsageError, type CommandSpec, type ParsedFlags } from './args.js'
-import type { Pacing, ReplayOptions, ReplaySummary } from '../../lib/replay/replay.js'
-import type { OutgoingRequest } from '../../lib/replay/request.js'
+import { hasCode, type CodedError } from '../../lib/errors.js'
+import { replayErrorMessage, resolveReplayOptions, type Pacing, type ReplayOptions } from '../../lib/replay/options.js'
+import { headerOption, type OutgoingRequest } from '../../lib/replay/request.js'
+import type { ReplaySummary } from '../../lib/replay/summary.js'
 import { out } from './output.js'
 import { parseShard } from '../../lib/replay/shard.js'
 import { readSources, s3ReadFlags } from './s3-flags.js'
@@ -65,65 +67,80 @@ function timeNs (flag: string, s: string): bigint {
   return BigInt(ms) * 1_000_000n
 }
 
-function positive (flag: string, v: unknown): number {
-  const n = Number(v)
-  if (!(n > 0 && Number.isFinite(n))) throw new UsageError(`--${flag} must be a positive number, got '${String(v)}'`)
+/** A number as written; `what` says which numbers lib/replay takes, for the message. */
+function numberFlag (flag: string, v: unknown, what: string): number {
+  const n = String(v).trim() === '' ? NaN : Number(v)
+  if (Number.isNaN(n)) throw new UsageError(`--${flag} must be ${what}, got '${String(v)}'`)
   return n
 }
 
 function headerPair (flag: string, s: string): [string, string] {
-  const i = s.indexOf(':')
-  if (i <= 0) throw new UsageError(`--${flag} must look like 'Name: value', got '${s}'`)
-  return [s.slice(0, i).trim(), s.slice(i + 1).trim()]
+  const pair = headerOption(s)
+  if (pair === null) throw new UsageError(`--${flag} must look like 'Name: value', got '${s}'`)
+  return pair
 }
 
 const list = (v: unknown): string[] => (v as string[] | undefined) ?? []
 
+function pacingOf (flags: ParsedFlags): Pacing {
+  if (flags.rate !== undefined && flags.speed !== undefined) throw new UsageError('--rate and --speed cannot be combined: choose one pacing')
+  if (flags['max-wait'] !== undefined && flags.speed === undefined) throw new UsageError('--max-wait only applies with --speed')
+  if (flags.rate !== undefined) return { mode: 'rate', rate: numberFlag('rate', flags.rate, 'a positive number') }
+  if (flags.speed === undefined) return { mode: 'concurrency', concurrency: intFlag('concurrency', flags.concurrency) }
+  const speed: Pacing = { mode: 'speed', speed: numberFlag('speed', flags.speed, 'a positive number') }
+  if (flags['max-wait'] !== undefined) speed.maxWaitMs = durationFlag('max-wait', flags['max-wait'])
+  return speed
+}
+
+/** The flag behind each option lib/replay checks, to name it when the check fails. */
+const FLAG_OF = new Map<string, string>([
+  ['pacing.concurrency', '--concurrency'],
+  ['pacing.rate', '--rate'],
+  ['pacing.speed', '--speed'],
+  ['pacing.maxWaitMs', '--max-wait'],
+  ['connections', '--connections'],
+  ['loop', '--loop'],
+  ['durationMs', '--duration'],
+  ['multiply', '--multiply'],
+  ['limit', '--limit'],
+  ['filter.sample', '--sample'],
+  ['filter.seed', '--seed'],
+  ['target', '--target'],
+  ['shard', '--shard'],
+  ['timeoutMs', '--timeout'],
+  ['failStatus', '--fail-status'],
+  ['drainMs', '--drain']
+])
+
+/** A ReplayError as a usage error (exit 2), worded with the flag when it is about one. */
+function asUsageError (err: unknown): unknown {
+  if (!hasCode(err, 'FST_BLACKHOLE_REPLAY')) return err
+  return new UsageError(replayErrorMessage(err as CodedError, FLAG_OF))
+}
+
+/** The options of the command line, checked by lib/replay (a usage error naming the flag). */
 export function replayOptions (flags: ParsedFlags, paths: string[]): ReplayOptions {
-  const pacings = ['rate', 'speed'].filter(k => flags[k] !== undefined)
-  if (pacings.length > 1) throw new UsageError('--rate and --speed cannot be combined: choose one pacing')
-  let pacing: Pacing
-  if (flags.rate !== undefined) pacing = { mode: 'rate', rate: positive('rate', flags.rate) }
-  else if (flags.speed !== undefined) {
-    pacing = { mode: 'speed', speed: positive('speed', flags.speed) }
-    if (flags['max-wait'] !== undefined) pacing.maxWaitMs = durationFlag('max-wait', flags['max-wait'])
-  } else pacing = { mode: 'concurrency', concurrency: intFlag('concurrency', flags.concurrency, 1, 10_000) }
-  if (flags['max-wait'] !== undefined && pacing.mode !== 'speed') throw new UsageError('--max-wait only applies with --speed')
+  const pacing = pacingOf(flags)
   const dryRun = flags['dry-run'] === true
   const target = flags.target as string | undefined
   if (target === undefined && !dryRun) throw new UsageError('--target is required (or use --dry-run)')
-  if (target !== undefined) {
-    let u: URL
-    try {
-      u = new URL(target)
-    } catch {
-      throw new UsageError(`--target must be an http(s) URL, got '${target}'`)
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--target must be an http(s) URL, got '${target}'`)
-  }
-  const sample = flags.sample === undefined ? undefined : Number(flags.sample)
-  if (sample !== undefined && !(sample >= 0 && sample <= 1)) throw new UsageError(`--sample must be a number from 0 to 1, got '${String(flags.sample)}'`)
-  const failStatus = String(flags['fail-status']).split(',').map(x => x.trim()).filter(Boolean)
-  for (const f of failStatus) if (!/^([1-5]xx|\d{3}|none)$/i.test(f)) throw new UsageError(`--fail-status entries are codes (503), classes (5xx) or none, got '${f}'`)
   let shard
-  if (flags.shard !== undefined) {
-    try {
-      shard = parseShard(String(flags.shard))
-    } catch (err) {
-      throw new UsageError((err as Error).message)
-    }
+  try {
+    shard = flags.shard === undefined ? undefined : parseShard(String(flags.shard))
+  } catch (err) {
+    throw asUsageError(err)
   }
-  return {
+  const opts: ReplayOptions = {
     paths,
     sources: readSources(flags),
     ...(shard !== undefined ? { shard } : {}),
     target: target ?? 'http://dry-run.invalid/',
     pacing,
-    connections: flags.connections === undefined ? undefined : intFlag('connections', flags.connections, 1, 10_000),
-    loop: intFlag('loop', flags.loop, 1),
-    durationMs: flags.duration === undefined ? undefined : durationFlag('duration', flags.duration, 1),
-    multiply: intFlag('multiply', flags.multiply, 1, 1_000_000),
-    limit: flags.limit === undefined ? undefined : intFlag('limit', flags.limit, 1),
+    connections: flags.connections === undefined ? undefined : intFlag('connections', flags.connections),
+    loop: intFlag('loop', flags.loop),
+    durationMs: flags.duration === undefined ? undefined : durationFlag('duration', flags.duration),
+    multiply: intFlag('multiply', flags.multiply),
+    limit: flags.limit === undefined ? undefined : intFlag('limit', flags.limit),
     filter: {
       methods: list(flags.method),
       path: flags.path === undefined ? undefined : regex('path', String(flags.path)),
@@ -131,7 +148,7 @@ export function replayOptions (flags: ParsedFlags, paths: string[]): ReplayOptio
       sinceNs: flags.since === undefined ? undefined : timeNs('since', String(flags.since)),
       untilNs: flags.until === undefined ? undefined : timeNs('until', String(flags.until)),
       ids: list(flags.id),
-      sample,
+      sample: flags.sample === undefined ? undefined : numberFlag('sample', flags.sample, 'a number from 0 to 1'),
       seed: intFlag('seed', flags.seed)
     },
     rewrite: {
@@ -144,11 +161,17 @@ export function replayOptions (flags: ParsedFlags, paths: string[]): ReplayOptio
       }),
       keepHost: flags['keep-host'] === true
     },
-    timeoutMs: durationFlag('timeout', flags.timeout, 1),
+    timeoutMs: durationFlag('timeout', flags.timeout),
     insecure: flags.insecure === true,
-    failStatus,
+    failStatus: String(flags['fail-status']).split(',').map(x => x.trim()).filter(Boolean),
     drainMs: durationFlag('drain', flags.drain)
   }
+  try {
+    resolveReplayOptions(opts)
+  } catch (err) {
+    throw asUsageError(err)
+  }
+  return opts
 }
 
 function formatSummary (s: ReplaySummary): string {
@@ -164,11 +187,28 @@ function formatSummary (s: ReplaySummary): string {
   return lines.join('\n') + '\n'
 }
 
+/** What a dry run prints for a request: method and URL, headers, body size. */
+function dryRunText (r: OutgoingRequest, target: string | undefined): string {
+  const hs = []
+  for (let i = 0; i < r.headers.length; i += 2) hs.push(`  ${r.headers[i]}: ${r.headers[i + 1]}`)
+  return `${r.method} ${new URL(r.path, target).href}\n${hs.join('\n')}${hs.length ? '\n' : ''}  [body ${r.body?.length ?? 0} bytes]\n`
+}
+
 export async function runReplay (flags: ParsedFlags, paths: string[]): Promise<number> {
   const opts = replayOptions(flags, paths)
-  const { replay, ReplayError } = await import('../../lib/replay/replay.js')
   const maxErrors = intFlag('max-errors', flags['max-errors'])
   const maxMismatch = intFlag('max-mismatch', flags['max-mismatch'])
+  const { replay } = await import('../../lib/replay/replay.js')
+  const dryRun = flags['dry-run'] === true
+  const listing: string[] = []
+  if (dryRun) opts.dryRun = r => listing.push(dryRunText(r, opts.target))
+  const tty = !dryRun && process.stderr.isTTY === true && flags.json !== true
+  if (tty) {
+    opts.onProgress = (p) => {
+      const eta = p.etaMs === null ? '' : `  ETA ${Math.ceil(p.etaMs / 1000)} s`
+      process.stderr.write(`\rsent ${p.sent}  answered ${p.answered}  ${p.rate.toFixed(0)} req/s  errors ${p.errors}${eta}   `)
+    }
+  }
   const ac = new AbortController()
   const onSigint = (): void => {
     if (ac.signal.aborted) process.exit(130)
@@ -177,34 +217,18 @@ export async function runReplay (flags: ParsedFlags, paths: string[]): Promise<n
   }
   process.on('SIGINT', onSigint)
   opts.signal = ac.signal
-  if (flags['dry-run'] === true) {
-    const lines: string[] = []
-    opts.dryRun = (r: OutgoingRequest) => {
-      const hs = []
-      for (let i = 0; i < r.headers.length; i += 2) hs.push(`  ${r.headers[i]}: ${r.headers[i + 1]}`)
-      lines.push(`${r.method} ${new URL(r.path, opts.target).href}\n${hs.join('\n')}${hs.length ? '\n' : ''}  [body ${r.body?.length ?? 0} bytes]\n`)
-    }
-    const s = await replay(opts)
-    for (const l of lines) if (!await out(l)) break
-    process.removeListener('SIGINT', onSigint)
-    return s.matched > 0 || s.read === 0 ? 0 : 0
-  }
-  const tty = process.stderr.isTTY === true && flags.json !== true
-  if (tty) {
-    opts.onProgress = (p) => {
-      const eta = p.etaMs === null ? '' : `  ETA ${Math.ceil(p.etaMs / 1000)} s`
-      process.stderr.write(`\rsent ${p.sent}  answered ${p.answered}  ${p.rate.toFixed(0)} req/s  errors ${p.errors}${eta}   `)
-    }
-  }
   let s: ReplaySummary
   try {
     s = await replay(opts)
   } catch (err) {
-    if (err instanceof ReplayError) throw new UsageError(err.message)
-    throw err
+    throw asUsageError(err)
   } finally {
     process.removeListener('SIGINT', onSigint)
     if (tty) process.stderr.write('\n')
+  }
+  if (dryRun) {
+    for (const l of listing) if (!await out(l)) break
+    return 0
   }
   await out(flags.json === true ? JSON.stringify(s) + '\n' : formatSummary(s))
   if (s.stopped) return 130

@@ -7,9 +7,13 @@ import { lookup } from 'node:dns/promises'
 import { realpath } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
+import AjvCompiler from '@fastify/ajv-compiler'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { listArchiveFiles } from '../../lib/archive/reader.js'
-import type { Pacing, ReplayProgress, ReplaySummary } from '../../lib/replay/replay.js'
+import { hasCode, HttpError, type CodedError } from '../../lib/errors.js'
+import { replayErrorMessage, resolveReplayOptions, type ReplayOptions } from '../../lib/replay/options.js'
+import { headerOption } from '../../lib/replay/request.js'
+import type { ReplayProgress, ReplaySummary } from '../../lib/replay/summary.js'
 
 export interface ReplayRouteOptions {
   prefix: string
@@ -54,10 +58,9 @@ forbidden.addAddress('::', 'ipv6')
 forbidden.addAddress('fd00:ec2::254', 'ipv6') // AWS metadata over IPv6
 const alwaysForbidden = (ip: string): boolean => forbidden.check(ip, net.isIPv4(ip) ? 'ipv4' : 'ipv6')
 
-export class HttpError extends Error {
-  constructor (readonly statusCode: number, message: string) {
-    super(message)
-  }
+/** Every address a name resolves to (the system resolver, as the replay's connections use). */
+export async function resolveAll (hostname: string): Promise<string[]> {
+  return (await lookup(hostname, { all: true })).map(a => a.address)
 }
 
 /**
@@ -65,11 +68,6 @@ export class HttpError extends Error {
  * DNS answer that changes later cannot redirect the job. Returns the URL to connect to and the
  * Host/SNI name to present.
  */
-/** Every address a name resolves to (the system resolver, as the replay's connections use). */
-export async function resolveAll (hostname: string): Promise<string[]> {
-  return (await lookup(hostname, { all: true })).map(a => a.address)
-}
-
 export async function checkTarget (target: string, allow: RegExp[], allowLiteral: Set<string>, resolve: (hostname: string) => Promise<string[]> = resolveAll): Promise<{ url: URL, host: string }> {
   let u: URL
   try {
@@ -103,7 +101,7 @@ export async function checkTarget (target: string, allow: RegExp[], allowLiteral
 }
 
 /** Resolves requested file names inside `dir`: no absolute paths, no `..`, no symlinks leading out. */
-export async function resolveFiles (dir: string, names: unknown): Promise<string[]> {
+export async function resolveFiles (dir: string, names: readonly string[] | undefined): Promise<string[]> {
   const root = await realpath(dir)
   if (names === undefined) {
     // Every archive of the directory, except links that lead out of it.
@@ -114,11 +112,8 @@ export async function resolveFiles (dir: string, names: unknown): Promise<string
     }
     return inside
   }
-  if (!Array.isArray(names) || names.length === 0 || names.length > 10_000 || !names.every(n => typeof n === 'string')) {
-    throw new HttpError(400, 'files must be a non-empty array of file names')
-  }
   const out: string[] = []
-  for (const name of names as string[]) {
+  for (const name of names) {
     if (name.length === 0 || path.isAbsolute(name) || name.includes('\0') || name.split(/[\\/]/).includes('..')) {
       throw new HttpError(400, `file name not allowed: ${JSON.stringify(name)}`)
     }
@@ -134,15 +129,114 @@ export async function resolveFiles (dir: string, names: unknown): Promise<string
   return out
 }
 
-function pacingOf (body: Record<string, unknown>): Pacing {
-  const num = (k: string, min: number, max: number): number => {
-    const v = body[k]
-    if (typeof v !== 'number' || !(v >= min && v <= max)) throw new HttpError(400, `${k} must be a number from ${min} to ${max}`)
-    return v
+const STRINGS = { type: 'array', items: { type: 'string' } } as const
+
+/**
+ * The body of POST {prefix}/replay: its shape, its types, and this route's ceilings (tighter
+ * than the library's: a job started over HTTP stays modest). lib/replay checks the rest.
+ */
+const REPLAY_BODY = {
+  type: 'object',
+  required: ['target'],
+  additionalProperties: false,
+  properties: {
+    target: { type: 'string' },
+    files: { ...STRINGS, minItems: 1, maxItems: 10_000 },
+    concurrency: { type: 'integer', maximum: 1024 },
+    rate: { type: 'number', minimum: 0.001, maximum: 1_000_000 },
+    speed: { type: 'number', minimum: 0.001, maximum: 1000 },
+    maxWaitMs: { type: 'number', maximum: 86_400_000 },
+    loop: { type: 'integer', maximum: 1000 },
+    multiply: { type: 'integer', maximum: 1000 },
+    limit: { type: 'integer', maximum: 100_000_000 },
+    timeoutMs: { type: 'integer', maximum: 600_000 },
+    methods: STRINGS,
+    path: { type: 'string' },
+    setHeaders: STRINGS,
+    removeHeaders: STRINGS,
+    keepHost: { type: 'boolean' }
   }
-  if (body.rate !== undefined) return { mode: 'rate', rate: num('rate', 0.001, 1_000_000) }
-  if (body.speed !== undefined) return { mode: 'speed', speed: num('speed', 0.001, 1000), ...(body.maxWaitMs !== undefined ? { maxWaitMs: num('maxWaitMs', 0, 86_400_000) } : {}) }
-  return { mode: 'concurrency', concurrency: body.concurrency === undefined ? 16 : num('concurrency', 1, 1024) }
+} as const
+
+/** A body that REPLAY_BODY accepts. */
+interface ReplayBody {
+  target: string
+  files?: string[]
+  concurrency?: number
+  rate?: number
+  speed?: number
+  maxWaitMs?: number
+  loop?: number
+  multiply?: number
+  limit?: number
+  timeoutMs?: number
+  methods?: string[]
+  path?: string
+  setHeaders?: string[]
+  removeHeaders?: string[]
+  keepHost?: boolean
+}
+
+interface SchemaProblem {
+  keyword: string
+  instancePath: string
+  params: Record<string, unknown>
+  message?: string
+}
+
+/** The answer to a body the schema refuses: its first problem, naming the field. */
+function bodyProblem (validation: readonly SchemaProblem[]): string {
+  const first = validation[0]
+  const field = first?.instancePath.slice(1).split('/').join('.')
+  if (first?.keyword === 'additionalProperties') return `unknown field ${String(first.params.additionalProperty)} (known: ${Object.keys(REPLAY_BODY.properties).join(', ')})`
+  if (first?.keyword === 'required') return `${String(first.params.missingProperty)} is required`
+  if (first === undefined || field === '') return 'body must be a JSON object'
+  return `${field} ${first.message ?? 'is not valid'}`
+}
+
+/** Body fields named differently in ReplayOptions, to name them as sent in a refusal. */
+const FIELD_OF = new Map<string, string>([
+  ['pacing.concurrency', 'concurrency'],
+  ['pacing.rate', 'rate'],
+  ['pacing.speed', 'speed'],
+  ['pacing.maxWaitMs', 'maxWaitMs']
+])
+
+/** The replay a body asks for: the pinned target and the resolved files; lib/replay checks it. */
+function jobOptions (b: ReplayBody, url: URL, host: string, files: string[]): ReplayOptions {
+  let path: RegExp | undefined
+  try {
+    path = b.path === undefined ? undefined : new RegExp(b.path)
+  } catch {
+    throw new HttpError(400, 'path must be a valid regular expression')
+  }
+  const setHeaders = (b.setHeaders ?? []).map(h => {
+    const pair = headerOption(h)
+    if (pair === null) throw new HttpError(400, `setHeaders entries look like 'Name: value', got ${JSON.stringify(h)}`)
+    return pair
+  })
+  const keepHost = b.keepHost === true
+  return {
+    paths: files,
+    target: url.href,
+    pacing: b.rate !== undefined
+      ? { mode: 'rate', rate: b.rate }
+      : b.speed !== undefined
+        ? { mode: 'speed', speed: b.speed, ...(b.maxWaitMs !== undefined ? { maxWaitMs: b.maxWaitMs } : {}) }
+        : b.concurrency !== undefined ? { mode: 'concurrency', concurrency: b.concurrency } : undefined,
+    loop: b.loop,
+    multiply: b.multiply,
+    limit: b.limit,
+    timeoutMs: b.timeoutMs,
+    filter: { methods: b.methods, path },
+    rewrite: {
+      // The connection goes to the pinned address; the Host header names the target as given.
+      setHeaders: keepHost ? setHeaders : [['Host', host], ...setHeaders],
+      removeHeaders: b.removeHeaders,
+      keepHost
+    },
+    progressMs: 500
+  }
 }
 
 export function addReplayRoutes (fastify: FastifyInstance, o: ReplayRouteOptions): void {
@@ -151,6 +245,9 @@ export function addReplayRoutes (fastify: FastifyInstance, o: ReplayRouteOptions
   const allowLiteral = new Set(o.allow.filter(p => !p.includes('*')))
   const jobs = new Map<string, Job>()
   const config = { blackhole: false as const }
+  // Fastify's default Ajv coerces types ('GET' becomes ['GET']) and drops unknown fields; this
+  // body refuses both, so its schema is compiled with neither.
+  const validatorCompiler = AjvCompiler()({}, { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } })
 
   function authorize (request: FastifyRequest): void {
     const q = request.raw.url ?? ''
@@ -166,6 +263,7 @@ export function addReplayRoutes (fastify: FastifyInstance, o: ReplayRouteOptions
       if (err.statusCode === 401) reply.header('www-authenticate', 'Bearer')
       return reply.code(err.statusCode).send({ error: err.message })
     }
+    if (hasCode(err, 'FST_BLACKHOLE_REPLAY')) return reply.code(400).send({ error: replayErrorMessage(err as CodedError, FIELD_OF) })
     throw err
   }
 
@@ -181,64 +279,18 @@ export function addReplayRoutes (fastify: FastifyInstance, o: ReplayRouteOptions
     error: j.error
   })
 
-  fastify.post(`${o.prefix}/replay`, { config, bodyLimit: 64 * 1024 }, async (request, reply) => {
+  fastify.post(`${o.prefix}/replay`, { config, bodyLimit: 64 * 1024, schema: { body: REPLAY_BODY }, validatorCompiler, attachValidation: true }, async (request, reply) => {
     try {
       authorize(request)
-      const body = request.body
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'body must be a JSON object')
-      const b = body as Record<string, unknown>
-      const known = ['target', 'files', 'concurrency', 'rate', 'speed', 'maxWaitMs', 'loop', 'multiply', 'limit', 'methods', 'path', 'setHeaders', 'removeHeaders', 'keepHost', 'timeoutMs']
-      for (const k of Object.keys(b)) if (!known.includes(k)) throw new HttpError(400, `unknown field ${k} (known: ${known.join(', ')})`)
-      if (typeof b.target !== 'string') throw new HttpError(400, 'target (an http(s) URL) is required')
+      if (request.validationError !== undefined) throw new HttpError(400, bodyProblem(request.validationError.validation as SchemaProblem[]))
+      const b = request.body as ReplayBody
       const running = [...jobs.values()].filter(j => j.state === 'running').length
       if (running >= o.maxJobs) throw new HttpError(429, `${running} replay job(s) already running (limit ${o.maxJobs})`)
       const { url, host } = await checkTarget(b.target, allow, allowLiteral)
       const files = await resolveFiles(o.dir, b.files)
-      const pacing = pacingOf(b)
-      const int = (k: string, max: number): number | undefined => {
-        const v = b[k]
-        if (v === undefined) return undefined
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new HttpError(400, `${k} must be an integer from 1 to ${max}`)
-        return v
-      }
-      const strings = (k: string): string[] | undefined => {
-        const v = b[k]
-        if (v === undefined) return undefined
-        if (!Array.isArray(v) || !v.every(x => typeof x === 'string')) throw new HttpError(400, `${k} must be an array of strings`)
-        return v as string[]
-      }
-      let pathRe: RegExp | undefined
-      if (b.path !== undefined) {
-        try {
-          pathRe = new RegExp(String(b.path))
-        } catch {
-          throw new HttpError(400, 'path must be a valid regular expression')
-        }
-      }
-      const setHeaders = (strings('setHeaders') ?? []).map(h => {
-        const i = h.indexOf(':')
-        if (i <= 0) throw new HttpError(400, `setHeaders entries look like 'Name: value', got ${JSON.stringify(h)}`)
-        return [h.slice(0, i).trim(), h.slice(i + 1).trim()] as [string, string]
-      })
-      const keepHost = b.keepHost === true
       // Every field is checked before the job exists: a refused request leaves nothing behind.
-      const replayOptions = {
-        paths: files,
-        target: url.href,
-        pacing,
-        loop: int('loop', 1000),
-        multiply: int('multiply', 1000),
-        limit: int('limit', 100_000_000),
-        timeoutMs: int('timeoutMs', 600_000),
-        filter: { methods: strings('methods'), path: pathRe },
-        rewrite: {
-          // The connection goes to the pinned address; the Host header names the target as given.
-          setHeaders: keepHost ? setHeaders : [['Host', host] as [string, string], ...setHeaders],
-          removeHeaders: strings('removeHeaders'),
-          keepHost
-        },
-        progressMs: 500
-      }
+      const replayOptions = jobOptions(b, url, host, files)
+      resolveReplayOptions(replayOptions)
       const job: Job = {
         id: randomUUID(),
         state: 'running',
