@@ -13,7 +13,6 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ArchiveWriter } from '../../lib/archive/writer.js'
 import { readArchive, type ReadOptions } from '../../lib/archive/reader.js'
@@ -21,10 +20,13 @@ import { liblz4Codec, lz4jsCodec, lz4NapiCodec, type BlockCodec, type CodecName 
 import { prng } from '../../lib/replay/filter.js'
 import { encodeBlocks } from '../../lib/format/lz4-frame.js'
 import { encodeRequest, PreparedRequest, type RequestRecord } from '../../lib/format/record.js'
-import {
-  formatBytes, formatInt, machineInfo, machineLines, markdownTable, rates, replaceDocSection,
-  summarize, summaryCells, timeRounds, format3, allowedCpus
-} from './stats.js'
+import { BENCHMARKS_DOC, replaceDocSection } from './support/docs.js'
+import { format3, formatBytes, formatInt, markdownTable, summaryCells } from './support/format.js'
+import { allowedCpus, machineInfo, machineLines } from './support/machine.js'
+import { intOption } from './support/options.js'
+import { makeTempDir, removeTempDir } from './support/processes.js'
+import { rates, summarize } from './support/statistics.js'
+import { timeRounds } from './support/timing.js'
 
 const BODY_BYTES = 2048
 const DISTINCT_BODIES = 100
@@ -53,12 +55,7 @@ function parseCli (argv: string[]): Args {
     process.stdout.write('Usage: node dist/test/bench/archive.js [--records N] [--rounds R] [--write-docs]\n')
     process.exit(0)
   }
-  const int = (name: string, v: string, min: number): number => {
-    const n = Number(v)
-    if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'`)
-    return n
-  }
-  return { records: int('records', values.records, 1), rounds: int('rounds', values.rounds, 1), writeDocs: values['write-docs'] }
+  return { records: intOption(values, 'records', 1), rounds: intOption(values, 'rounds', 1), writeDocs: values['write-docs'] }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -434,12 +431,12 @@ async function main (): Promise<void> {
   await benchBuild(inputs, streamBytes, args.rounds)
   await benchCompress(records, stream, args.rounds)
 
-  const root = mkdtempSync(path.join(os.tmpdir(), 'fbh-bench-'))
+  const root = makeTempDir('fbh-bench-')
   try {
     const dirs = await benchWrite(records, streamBytes, args.rounds, root)
     await benchRead(dirs, args.records, streamBytes, args.rounds)
   } finally {
-    rmSync(root, { recursive: true, force: true })
+    removeTempDir(root)
   }
   const elapsed = (Date.now() - started) / 1000
   const loadAfter = os.loadavg()[0]
@@ -450,7 +447,6 @@ async function main (): Promise<void> {
 
   if (args.writeDocs) {
     const m = machineInfo()
-    const docs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../docs/benchmarks.md')
     const body = [
       '### Archive core (`test/bench/archive.ts`)',
       '',
@@ -470,8 +466,8 @@ async function main (): Promise<void> {
       '',
       t
     ].join('\n')
-    replaceDocSection(docs, 'archive-bench', body, BENCH_INTRO)
-    process.stderr.write(`updated ${docs}\n`)
+    replaceDocSection(BENCHMARKS_DOC, 'archive-bench', body, BENCH_INTRO)
+    process.stderr.write(`updated ${BENCHMARKS_DOC}\n`)
   }
 }
 

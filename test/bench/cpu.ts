@@ -31,25 +31,25 @@ import { existsSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import {
-  clockTicks, coreBusy, coreTimes, format3, formatBytes, formatInt, freePort, httpGet, installCleanup, machineInfo, machineLines,
-  makeTempDir, markdownTable, median, memory, pct, postLuaBodies, processTicks, removeTempDir, replaceDocPart, sleep, start, stop,
-  STOP_TIMEOUT_MS, summarize, summaryCells, threadTimes, threadWchan, uptimeLine, verifyArchiveJson, waitExit, waitQuiet, waitReady,
-  writeBodiesHar, codeVersion, type ArchiveTotals, type Summary, type ThreadTime, intOption, SINK_CLI_OPTIONS, sinkCliValues,
-  OUT_ROOT, REPO
-} from './stats.js'
+import { AUTOCANNON, autocannonProblems, autocannonVersion, parseAutocannon, type AutocannonResult } from './support/autocannon.js'
+import { BENCHMARKS_DOC, commandLines, replaceDocParts } from './support/docs.js'
+import { format3, formatBytes, formatInt, markdownTable, metCell, mib, pct, perRoundCell, summaryCells } from './support/format.js'
+import { CLIENT_CPU, SERVER_CPU } from './support/layout.js'
+import { codeVersion, machineInfo, machineLines, watchLoad } from './support/machine.js'
+import { intOption, SINK_CLI_OPTIONS, sinkCliValues, type SinkCliValues } from './support/options.js'
+import { postLuaBodies, writeBodiesHar } from './support/post-bodies.js'
+import { installCleanup, makeTempDir, removeTempDir, sleep, start, stop, stopProblems, waitExit, type Stopped } from './support/processes.js'
+import { clockTicks, coreBusy, coreTimes, memory, processTicks, threadTimes, threadWchan, waitQuiet, type ThreadTime } from './support/procfs.js'
+import { freePort, serveArgs, serveCommandText, serverLines, sinkRequests, waitReady } from './support/server.js'
+import { median, perRoundRatio, summarize, type Ratio, type Summary } from './support/statistics.js'
+import { verifyArchiveJson, type ArchiveTotals } from './support/verify.js'
 
-const OUT_NAME = path.relative(REPO, OUT_ROOT)
-const AUTOCANNON = path.join(REPO, 'node_modules/autocannon/autocannon.js')
 /** SINK_BENCH_DOCS redirects --write-docs to another file (to try the harness without touching the docs). */
-const DOCS = process.env.SINK_BENCH_DOCS ?? path.join(REPO, 'docs/benchmarks.md')
+const DOCS = process.env.SINK_BENCH_DOCS ?? BENCHMARKS_DOC
 
-const SERVER_PIN_CPU = '0'
-const CLIENT_CPU = '1'
 const URL_PATH = '/ingest'
 const USER_AGENT = 'autocannon-cpu-bench/1'
 const BODY_BYTES = 2048
-const READY_TIMEOUT_MS = 30_000
 const MAIN = 'main thread'
 const EXITED = '(threads that exited in the window; per-thread rounding)'
 
@@ -59,16 +59,13 @@ const LABEL: Record<Kind, string> = { B: 'B `--no-record`', C: 'C recording (`--
 // ---------------------------------------------------------------------------------------------
 // Command line
 
-interface Args {
+interface Args extends SinkCliValues {
   pin: boolean
   rounds: number
   duration: number
   warmup: number
   rate: number
   connections: number
-  quietWait: number
-  cli: string
-  writeDocs: boolean
 }
 
 function parseCli (argv: string[]): Args {
@@ -110,15 +107,13 @@ function commandText (a: Args): string {
 }
 
 function serverArgs (kind: Kind, port: number, dir: string, a: Args): [string, string[]] {
-  const args = [a.cli, 'serve', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn', '--stats-interval', '0']
-  if (kind === 'B') args.push('--no-record')
-  else args.push('--out', dir)
-  return a.pin ? ['taskset', ['-c', SERVER_PIN_CPU, process.execPath, ...args]] : [process.execPath, args]
+  const args = serveArgs(a.cli, port, kind === 'B' ? ['--no-record'] : ['--out', dir])
+  return a.pin ? ['taskset', ['-c', SERVER_CPU, process.execPath, ...args]] : [process.execPath, args]
 }
 
 function serverCommandText (kind: Kind, a: Args): string {
-  const pin = a.pin ? `taskset -c ${SERVER_PIN_CPU} ` : ''
-  return `${pin}node dist/preset/cli.js serve --host 127.0.0.1 --port PORT --log-level warn --stats-interval 0 ${kind === 'B' ? '--no-record' : '--out TMPDIR'}`
+  const pin = a.pin ? `taskset -c ${SERVER_CPU} ` : ''
+  return `${pin}${serveCommandText(kind === 'B' ? ['--no-record'] : ['--out', 'TMPDIR'])}`
 }
 
 function autocannonText (a: Args, seconds: number): string {
@@ -128,15 +123,7 @@ function autocannonText (a: Args, seconds: number): string {
 // ---------------------------------------------------------------------------------------------
 // autocannon
 
-interface LoadResult {
-  ok2xx: number
-  non2xx: number
-  errors: number
-  timeouts: number
-  /** autocannon's own duration, s. */
-  seconds: number
-  p50Ms: number
-  p99Ms: number
+interface LoadResult extends AutocannonResult {
   /** autocannon's CPU seconds, from /proc polled every 250 ms (the last quarter second is missing). */
   cpuSeconds: number
 }
@@ -154,14 +141,7 @@ async function runAutocannon (port: number, har: string, a: Args, seconds: numbe
   const exit = await waitExit(p, (seconds + 60) * 1000) ?? (await stop(p)).exit
   await poll
   if (exit.code !== 0) throw new Error(`autocannon exited with ${exit.signal ?? exit.code}:\n${p.output().slice(-2000)}`)
-  const line = p.output().split('\n').filter(l => l.startsWith('{')).pop()
-  if (line === undefined) throw new Error(`no JSON from autocannon:\n${p.output().slice(-2000)}`)
-  const j = JSON.parse(line) as { '2xx': number, non2xx: number, errors: number, timeouts: number, duration: number, latency: { p50: number, p99: number } }
-  return { ok2xx: j['2xx'], non2xx: j.non2xx, errors: j.errors, timeouts: j.timeouts, seconds: j.duration, p50Ms: j.latency.p50, p99Ms: j.latency.p99, cpuSeconds: ticks / clockTicks() }
-}
-
-function loadProblems (r: LoadResult): string[] {
-  return r.non2xx + r.errors + r.timeouts > 0 ? [`autocannon: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`] : []
+  return { ...parseAutocannon(p.output()), cpuSeconds: ticks / clockTicks() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,21 +251,10 @@ function diffThreads (pid: number, before: Map<number, ThreadTime>, after: Map<n
   return groups
 }
 
-interface SinkStatsJson { sink?: { requests?: number } }
-
-async function sinkRequests (port: number): Promise<number | null> {
-  try {
-    const r = await httpGet(port, '/_blackhole/stats')
-    return r.status === 200 ? (JSON.parse(r.body) as SinkStatsJson).sink?.requests ?? null : null
-  } catch {
-    return null
-  }
-}
-
 async function measure (kind: Kind, round: number, a: Args, bodies: readonly string[]): Promise<Measurement> {
   const warnings: string[] = []
   if (a.quietWait > 0) {
-    const noisy = await waitQuiet([SERVER_PIN_CPU, CLIENT_CPU], a.quietWait * 1000)
+    const noisy = await waitQuiet([SERVER_CPU, CLIENT_CPU], a.quietWait * 1000)
     if (noisy !== null) warnings.push(noisy)
   }
   const port = await freePort()
@@ -308,9 +277,9 @@ async function measure (kind: Kind, round: number, a: Args, bodies: readonly str
     let peakRss: number
     let core0: number
     let core1: number
-    let stopped: Awaited<ReturnType<typeof stop>>
+    let stopped: Stopped
     try {
-      await waitReady(server, port, '/bench-ready', READY_TIMEOUT_MS)
+      await waitReady(server, port)
       if (a.warmup > 0) warm = await runAutocannon(port, har, a, a.warmup)
       const n0 = await sinkRequests(port)
       const c0 = coreTimes()
@@ -330,19 +299,18 @@ async function measure (kind: Kind, round: number, a: Args, bodies: readonly str
       mainNs = (th1.get(server.pid)?.ns ?? NaN) - (th0.get(server.pid)?.ns ?? NaN)
       liveNs = [...th1.values()].reduce((sum, t) => sum + t.ns - (th0.get(t.tid)?.ns ?? 0), 0)
       served = n0 !== null && n1 !== null ? n1 - n0 : null
-      core0 = coreBusy(c0, c1, '0')
-      core1 = coreBusy(c0, c1, '1')
+      core0 = coreBusy(c0, c1, SERVER_CPU)
+      core1 = coreBusy(c0, c1, CLIENT_CPU)
       peakRss = memory(server.pid).hwm
     } finally {
       stopped = await stop(server)
     }
-    warnings.push(...loadProblems(load))
-    if (warm !== null) warnings.push(...loadProblems(warm).map(w => `warm-up: ${w}`))
+    warnings.push(...autocannonProblems(load))
+    if (warm !== null) warnings.push(...autocannonProblems(warm).map(w => `warm-up: ${w}`))
     if (load.ok2xx < 0.95 * a.rate * load.seconds) warnings.push(`answered ${formatInt(load.ok2xx / load.seconds)} req/s of the ${formatInt(a.rate)} offered: the load was not below saturation`)
     if (served !== null && (served < load.ok2xx || served > load.ok2xx + a.connections)) warnings.push(`the sink counted ${formatInt(served)} requests in the window, autocannon ${formatInt(load.ok2xx)} 2xx`)
-    for (const l of server.output().split('\n').filter(l => l.trim() !== '' && !/^blackhole: /.test(l)).slice(0, 5)) warnings.push(`server: ${l}`)
-    if (stopped.killed) warnings.push(`did not exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM: killed`)
-    else if (stopped.exit.code !== 0) warnings.push(`exit ${stopped.exit.signal ?? stopped.exit.code} after SIGTERM`)
+    for (const l of serverLines(server.output(), /^blackhole: /)) warnings.push(`server: ${l}`)
+    warnings.push(...stopProblems(stopped))
     const m: Measurement = { kind, round, load, window, groups, perThread, mainNs, liveNs, processTicks: total, sinkRequests: served, peakRss, core0, core1, stopMs: stopped.ms, warnings }
     if (kind === 'C') {
       const answered = 1 + (warm?.ok2xx ?? 0) + load.ok2xx
@@ -360,8 +328,6 @@ async function measure (kind: Kind, round: number, a: Args, bodies: readonly str
 // ---------------------------------------------------------------------------------------------
 // Report
 
-interface Ratio { name: string, value: number, perRound: Summary | null, goal: string, met: boolean | null }
-
 function report (ms: Measurement[]): { text: string, ratios: Ratio[] } {
   const by = (k: Kind): Measurement[] => ms.filter(m => m.kind === k)
   const kinds: Kind[] = ['B', 'C']
@@ -378,7 +344,7 @@ function report (ms: Measurement[]): { text: string, ratios: Ratio[] } {
       pct(median(xs.map(m => (m.groups.get(MAIN)?.ticks ?? 0) / clockTicks() / m.window))),
       format3(median(xs.map(m => m.processTicks / clockTicks() / m.window))),
       format3(median(xs.map(m => m.load.p99Ms))),
-      (median(xs.map(m => m.peakRss)) / (1 << 20)).toFixed(1)
+      mib(median(xs.map(m => m.peakRss)))
     ]
   })
   const summaryTable = markdownTable(
@@ -399,15 +365,7 @@ function report (ms: Measurement[]): { text: string, ratios: Ratio[] } {
   }
   const threadTable = markdownTable(['Server', 'thread (comm)', 'threads', 'µs/req (median)', 'min–max', 'share of process CPU'], threadRows, ['l', 'l', 'r', 'r', 'r', 'r'])
 
-  const rounds = [...new Set(ms.map(m => m.round))]
-  const paired = (f: (m: Measurement) => number): Summary | null => {
-    const v = rounds.map(r => {
-      const c = by('C').find(m => m.round === r)
-      const b = by('B').find(m => m.round === r)
-      return c !== undefined && b !== undefined ? f(c) / f(b) : NaN
-    }).filter(Number.isFinite)
-    return v.length > 0 ? summarize(v) : null
-  }
+  const paired = (f: (m: Measurement) => number): Summary | null => perRoundRatio(by('C'), by('B'), f)
   const mainRatio = median(by('C').map(mainUs)) / median(by('B').map(mainUs))
   const totalRatio = median(by('C').map(totalUs)) / median(by('B').map(totalUs))
   const mainPaired = paired(mainUs)
@@ -418,7 +376,7 @@ function report (ms: Measurement[]): { text: string, ratios: Ratio[] } {
     { name: 'C/B total (every thread) µs/request', value: totalRatio, perRound: paired(totalUs), goal: '—', met: null }
   ]
   const ratioTable = markdownTable(['Ratio', 'of the medians', 'per round: median', 'min–max', 'goal', 'met'],
-    ratios.map(r => [r.name, r.value.toFixed(3), r.perRound === null ? 'n/a' : r.perRound.median.toFixed(3), r.perRound === null ? 'n/a' : `${r.perRound.min.toFixed(3)}–${r.perRound.max.toFixed(3)} (${r.perRound.n} round${r.perRound.n === 1 ? '' : 's'})`, r.goal, r.met === null ? '' : r.met ? 'yes' : '**no**']),
+    ratios.map(r => [r.name, r.value.toFixed(3), r.perRound === null ? 'n/a' : r.perRound.median.toFixed(3), perRoundCell(r.perRound), r.goal, metCell(r.met)]),
     ['l', 'r', 'r', 'r', 'l', 'l'])
 
   const recRows = by('C').filter(m => m.recording !== undefined).map(m => {
@@ -501,10 +459,8 @@ async function main (): Promise<void> {
   installCleanup('cpu bench')
   const bodies = postLuaBodies(100, BODY_BYTES)
   const machine = machineInfo()
-  const code = codeVersion(REPO)
-  const uptimeStart = uptimeLine()
-  const loadStart = os.loadavg()[0]
-  const t0 = Date.now()
+  const code = codeVersion()
+  const loadLine = watchLoad()
   process.stderr.write(`cpu bench (${a.pin ? 'server pinned to CPU 0' : 'server unpinned'}): ${a.rounds} rounds × B C, autocannon -R ${a.rate} -c ${a.connections}, warm-up ${a.warmup} s, window ${a.duration} s; CLK_TCK ${clockTicks()}; load average ${os.loadavg().map(x => x.toFixed(2)).join(' ')}\n`)
   const ms: Measurement[] = []
   for (let r = 0; r < a.rounds; r++) {
@@ -519,29 +475,20 @@ async function main (): Promise<void> {
     }
   }
   const rep = report(ms)
-  const uptimeEnd = uptimeLine()
-  const loadEnd = os.loadavg()[0]
-  const elapsed = (Date.now() - t0) / 1000
+  const load = loadLine()
   process.stdout.write(`\n${rep.text}\n`)
   const ticksPerRun = median(ms.map(m => m.groups.get(MAIN)?.ticks ?? 0))
   const body = [
     `#### ${a.pin ? 'Pinned: the whole server on CPU 0' : 'Unpinned server'}`,
     '',
-    'Command:',
-    '',
-    '```sh',
-    'npm run build',
-    commandText(a),
-    '```',
-    '',
-    OUT_NAME === 'dist' ? 'This run: the command above.' : `This run was built into \`${OUT_NAME}/\` instead (\`npx tsc -p tsconfig.json --outDir ${OUT_NAME}\`); the commands here say \`dist/\`, the normal build.`,
+    ...commandLines(commandText(a)),
     '',
     `- B: \`${serverCommandText('B', a)}\``,
     `- C: \`${serverCommandText('C', a)}\``,
     `- Load (warm-up with \`-d ${a.warmup}\`, then the window): \`${autocannonText(a, a.duration)}\` (autocannon ${autocannonVersion()})`,
     ...machineLines(machine),
     `- Code: ${code}`,
-    `- Load average (1 min): ${loadStart.toFixed(2)} at the start, ${loadEnd.toFixed(2)} at the end (\`uptime\`: "${uptimeStart}" / "${uptimeEnd}"); whole run ${elapsed.toFixed(0)} s`,
+    load,
     `- ${a.rounds} rounds × 2 servers (order B C, then C B, ...); medians and min–max over rounds. CPU times are in clock ticks of 1/${clockTicks()} s: a window of ${a.duration} s at ${formatInt(a.rate)} req/s gives the main thread about ${formatInt(ticksPerRun)} ticks (median), so one tick is ${(100 / Math.max(1, ticksPerRun)).toFixed(2)} % of it; small threads are measured to ±1 tick (${(1e6 / clockTicks() / Math.max(1, a.rate * a.duration)).toFixed(3)} µs/request)`,
     `- Goal: C/B main-thread µs/request ≤ 1.11, as the ratio of the medians and as the median of the per-round ratios: **${rep.ratios[0].met === true ? 'met' : 'not met'}** (${rep.ratios[0].value.toFixed(3)}; ${rep.ratios[0].perRound?.median.toFixed(3) ?? 'n/a'})`,
     '',
@@ -549,16 +496,9 @@ async function main (): Promise<void> {
     ...ms.flatMap(m => m.warnings.map(w => `- round ${m.round + 1} ${m.kind}: ${w}`))
   ].join('\n')
   if (a.writeDocs) {
-    replaceDocPart(DOCS, SECTION, docsHead(), PARTS, a.pin ? PARTS[1] : PARTS[0], body)
+    const part = a.pin ? PARTS[1] : PARTS[0]
+    replaceDocParts(DOCS, SECTION, docsHead(), PARTS.map(p => [p, p === part ? body : null]))
     process.stderr.write(`updated ${DOCS}\n`)
-  }
-}
-
-function autocannonVersion (): string {
-  try {
-    return (JSON.parse(readFileSync(path.join(REPO, 'node_modules/autocannon/package.json'), 'utf8')) as { version: string }).version
-  } catch {
-    return '(version unknown)'
   }
 }
 

@@ -25,26 +25,27 @@ import os from 'node:os'
 import path from 'node:path'
 import { readCodec } from '../../lib/format/codecs.js'
 import type { BlackholeStats } from '../../plugin/index.js'
+import { BENCHMARKS_DOC, replaceDocSection } from './support/docs.js'
+import { format3, formatInt, markdownTable, mib, pct, summaryCells } from './support/format.js'
+import { BENCH_DIR, CLI, CONNECTIONS, OUT_NAME, POST_LUA, SERVER_CPU } from './support/layout.js'
+import { codeVersion, machineInfo, machineLines } from './support/machine.js'
+import { installCleanup, makeTempDir, removeTempDir } from './support/processes.js'
+import { httpGet } from './support/server.js'
+import { perRoundRatio, summarize, type Ratio, type Summary } from './support/statistics.js'
+import { verifyArchive } from './support/verify.js'
+import { runWrk, type WrkResult } from './support/wrk.js'
 import {
-  codeVersion, coreBusy, coreTimes, format3, formatInt, freePort, httpGet, installCleanup, machineInfo,
-  machineLines, makeTempDir, markdownTable, memory, mib, pct, processCpu, removeTempDir, replaceDocSection,
-  runWrk, start, stop, STOP_TIMEOUT_MS, summarize, summaryCells, verifyArchive, waitQuiet, waitReady,
-  wrkArgs, wrkBenchCommand, wrkBenchPreflight, parseWrkBenchCli, type WrkBenchCli, wrkProblems, type Summary, type WrkResult,
-  BENCH_DIR as HERE, OUT_ROOT, REPO, CLI, POST_LUA, SERVER_CPU, WRK_CPU, CONNECTIONS
-} from './stats.js'
+  DISTURBED, KINDS, measureRounds, measureServer, otherLoad, parseWrkBenchCli, ratioTable, usedRuns, wrkBenchCommandLines, wrkBenchPreflight,
+  type Kind, type WrkBenchCli, type WrkRun
+} from './support/wrk-bench.js'
 
-const APP = path.join(HERE, 'plugin-app.js')
+const APP = path.join(BENCH_DIR, 'plugin-app.js')
 /** PLUGIN_BENCH_DOCS redirects --write-docs to another file. */
-const DOCS = process.env.PLUGIN_BENCH_DOCS ?? path.join(REPO, 'docs/benchmarks.md')
+const DOCS = process.env.PLUGIN_BENCH_DOCS ?? BENCHMARKS_DOC
 
 const URL_PATH = '/orders'
-const READY_TIMEOUT_MS = 30_000
-/** A run during which other processes took more than this of CPU 0 or 1 is measured again. */
-const DISTURBED = 0.10
 const SAMPLE_C = 0.05
 
-type Kind = 'A' | 'B' | 'C'
-const KINDS: readonly Kind[] = ['A', 'B', 'C']
 // The codec 'auto' picks on this machine (what the servers under test use).
 const CODEC = readCodec().name
 const LABEL: Record<Kind, string> = {
@@ -56,9 +57,6 @@ const LABEL: Record<Kind, string> = {
 type Args = WrkBenchCli
 
 installCleanup('plugin bench')
-
-const wrk = async (port: number, seconds: number): Promise<WrkResult> =>
-  await runWrk(wrkArgs({ cpu: WRK_CPU, connections: CONNECTIONS, seconds, script: POST_LUA, url: `http://127.0.0.1:${port}${URL_PATH}` }))
 
 async function pluginStats (port: number): Promise<BlackholeStats | null> {
   try {
@@ -87,24 +85,12 @@ interface RecordingCheck {
   stats: BlackholeStats | null
 }
 
-interface Measurement {
+interface Measurement extends WrkRun {
   kind: Kind
-  round: number
   warm: WrkResult | null
-  main: WrkResult
   peakRss: number
-  serverCpu: number
-  core0: number
-  core1: number
   stopMs: number
-  warnings: string[]
   recording?: RecordingCheck
-}
-
-/** Busy time of CPUs 0 and 1 not spent by the server or wrk (the larger of the two), 0 to 1. */
-function disturbance (m: Measurement): number {
-  const wrkCpu = Number.isFinite(m.main.cpuSeconds) ? m.main.cpuSeconds / m.main.seconds : 0
-  return Math.max(m.core0 - m.serverCpu, m.core1 - wrkCpu)
 }
 
 /** The expected record count: B every request; C a binomial draw, ± 5 standard deviations. */
@@ -117,43 +103,17 @@ function expected (kind: Kind, answered: number): [number, number] {
 }
 
 async function measure (kind: Kind, round: number, args: Args): Promise<Measurement> {
-  const noisy = await waitQuiet([SERVER_CPU, WRK_CPU])
-  const port = await freePort()
   const dir = kind === 'A' ? null : makeTempDir('fbh-plugin-bench-')
   try {
-    const server = start('taskset', ['-c', SERVER_CPU, process.execPath, APP, kind, String(port), ...(dir === null ? [] : [dir])])
-    let warm: WrkResult | null = null
-    let main: WrkResult
-    let peakRss: number
-    let serverCpu: number
-    let core0: number
-    let core1: number
-    let stats: BlackholeStats | null = null
-    let stopped: Awaited<ReturnType<typeof stop>>
-    try {
-      await waitReady(server, port, '/bench-ready', READY_TIMEOUT_MS)
-      if (args.warmup > 0) warm = await wrk(port, args.warmup)
-      const c0 = coreTimes()
-      const s0 = processCpu(server.pid)
-      const t0 = performance.now()
-      main = await wrk(port, args.duration)
-      const wall = (performance.now() - t0) / 1000
-      serverCpu = (processCpu(server.pid) - s0) / wall
-      const c1 = coreTimes()
-      core0 = coreBusy(c0, c1, SERVER_CPU)
-      core1 = coreBusy(c0, c1, WRK_CPU)
-      if (kind !== 'A') stats = await pluginStats(port)
-      peakRss = memory(server.pid).hwm
-    } finally {
-      stopped = await stop(server, STOP_TIMEOUT_MS)
-    }
-    const warnings = [...wrkProblems(main)]
-    const extra = server.output().split('\n').filter(l => l.trim() !== '' && !l.startsWith('plugin-app: variant ')).slice(0, 5)
-    warnings.push(...extra)
-    if (noisy !== null) warnings.push(noisy)
-    if (stopped.killed) warnings.push(`did not exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM: killed`)
-    else if (stopped.exit.code !== 0) warnings.push(`exit ${stopped.exit.signal ?? stopped.exit.code} after SIGTERM`)
-    const m: Measurement = { kind, round, warm, main, peakRss, serverCpu, core0, core1, stopMs: stopped.ms, warnings }
+    const r = await measureServer({
+      command: port => ['taskset', ['-c', SERVER_CPU, process.execPath, APP, kind, String(port), ...(dir === null ? [] : [dir])]],
+      urlPath: URL_PATH,
+      banner: /^plugin-app: variant /,
+      load: async ({ port }) => await runWrk(port, URL_PATH, args.duration),
+      inspect: async ({ port }) => kind === 'A' ? null : await pluginStats(port)
+    }, args.warmup)
+    const { warm, main, warnings, inspected: stats } = r
+    const m: Measurement = { kind, round, warm, main, peakRss: r.peakRss, serverCpu: r.serverCpu, core0: r.core0, core1: r.core1, stopMs: r.stopped.ms, warnings }
     if (dir !== null) {
       const v = await verifyArchive(CLI, dir)
       const answered = 1 + (warm?.requests ?? 0) + main.requests
@@ -174,14 +134,9 @@ async function measure (kind: Kind, round: number, args: Args): Promise<Measurem
 // ---------------------------------------------------------------------------------------------
 // Report
 
-interface Ratio { name: string, value: number, perRound: Summary | null, goal: string, met: boolean | null }
-
-function report (ms: Measurement[], args: Args): { text: string, ratios: Ratio[] } {
+function report (ms: Measurement[], args: Args): string {
   const by = (k: Kind): Measurement[] => ms.filter(m => m.kind === k)
-  // Disturbed runs (kept only when every attempt was disturbed) stay out of the figures, as long
-  // as the variant has at least one clean run.
-  const clean = (m: Measurement): boolean => disturbance(m) <= DISTURBED
-  const used = (k: Kind): Measurement[] => by(k).some(clean) ? by(k).filter(clean) : by(k)
+  const used = (k: Kind): Measurement[] => usedRuns(by(k))
   const sums = new Map<Kind, { rps: Summary, p99: Summary }>()
   const rows = KINDS.map(k => {
     const xs = used(k)
@@ -201,15 +156,7 @@ function report (ms: Measurement[], args: Args): { text: string, ratios: Ratio[]
     ['Variant', 'runs used', 'req/s median', 'req/s min–max', 'p50 ms', 'p50 min–max', 'p99 ms', 'p99 min–max', 'peak RSS MiB (median)', 'server CPU', 'req/s per round'],
     rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])
 
-  const rounds = [...new Set(ms.map(m => m.round))]
-  const paired = (num: Kind, den: Kind, f: (m: Measurement) => number): Summary | null => {
-    const v = rounds.map(r => {
-      const a = used(num).find(m => m.round === r)
-      const b = used(den).find(m => m.round === r)
-      return a !== undefined && b !== undefined ? f(a) / f(b) : NaN
-    }).filter(Number.isFinite)
-    return v.length > 0 ? summarize(v) : null
-  }
+  const paired = (num: Kind, den: Kind, f: (m: Measurement) => number): Summary | null => perRoundRatio(used(num), used(den), f)
   const s = (k: Kind): { rps: Summary, p99: Summary } => sums.get(k) as { rps: Summary, p99: Summary }
   const ba = s('B').rps.median / s('A').rps.median
   const ca = s('C').rps.median / s('A').rps.median
@@ -221,11 +168,6 @@ function report (ms: Measurement[], args: Args): { text: string, ratios: Ratio[]
     { name: 'B/A p99 latency', value: s('B').p99.median / s('A').p99.median, perRound: paired('B', 'A', p99), goal: '(none)', met: null },
     { name: 'C/A p99 latency', value: s('C').p99.median / s('A').p99.median, perRound: paired('C', 'A', p99), goal: '(none)', met: null }
   ]
-  const ratioTable = markdownTable(['Ratio', 'of the medians', 'per round min–max', 'goal', 'met'],
-    ratios.map(r => [r.name, r.value.toFixed(3),
-      r.perRound === null ? 'n/a' : `${r.perRound.min.toFixed(3)}–${r.perRound.max.toFixed(3)} (${r.perRound.n} round${r.perRound.n === 1 ? '' : 's'})`,
-      r.goal, r.met === null ? '' : r.met ? 'yes' : '**no**']),
-    ['l', 'r', 'r', 'l', 'l'])
 
   const recRows = ms.filter(m => m.recording !== undefined).map(m => {
     const r = m.recording as RecordingCheck
@@ -241,59 +183,38 @@ function report (ms: Measurement[], args: Args): { text: string, ratios: Ratio[]
   const notes: string[] = []
   notes.push(`A run is measured again (up to ${args.maxAttempts} times in all) when CPU 0 or CPU 1 spent more than ${pct(DISTURBED)} of it on other processes; a run still disturbed after that is left out of the figures when its variant has clean runs`)
   const kept = KINDS.flatMap(used)
-  const foreign0 = Math.max(...kept.map(m => m.core0 - m.serverCpu))
-  const foreign1 = Math.max(...kept.map(m => m.core1 - (Number.isFinite(m.main.cpuSeconds) ? m.main.cpuSeconds / m.main.seconds : 0)))
+  const [foreign0, foreign1] = otherLoad(kept)
   if (ms.length > kept.length) notes.push(`${ms.length - kept.length} disturbed run(s) left out of the figures`)
   notes.push(`In the runs used, CPU 0 was busy beyond the server's own CPU time at most ${pct(foreign0)}, CPU 1 beyond wrk's at most ${pct(foreign1)} (wrk CPU median ${pct(summarize(kept.map(m => m.main.cpuSeconds / m.main.seconds)).median)})`)
   for (const m of ms) for (const w of m.warnings) notes.push(`round ${m.round + 1} ${m.kind}: ${w}`)
-  const text = [
+  return [
     table,
     '**Ratios** (goals from issue 3: at sample 1 the app keeps at least 85 % of its throughput, at sample 0.05 at least 98 %):',
     '',
-    ratioTable,
+    ratioTable(ratios),
     `**Recording check** (\`blackhole verify\` on the archive after SIGTERM; requests answered = readiness probe + warm-up + measured run, as counted by wrk; B must hold at least that many records, C ${pct(SAMPLE_C)} of them ± 5 standard deviations; "plugin: recorded" and "dropped" from \`app.archive.stats()\` just before SIGTERM):`,
     '',
     recTable,
     ...notes.map(n => `- ${n}`)
   ].join('\n')
-  return { text, ratios }
-}
-
-function wrkCommand (seconds: number): string {
-  return `taskset -c ${WRK_CPU} wrk -t1 -c${CONNECTIONS} -d${seconds}s --latency -s test/bench/post.lua http://127.0.0.1:PORT${URL_PATH}`
 }
 
 async function main (): Promise<void> {
   const args = parseWrkBenchCli(process.argv.slice(2), 'plugin.js')
   wrkBenchPreflight([CLI, APP, POST_LUA])
   const machine = machineInfo()
-  const code = codeVersion(REPO)
+  const code = codeVersion()
   const started = Date.now()
   const load = os.loadavg().map(x => x.toFixed(2)).join(' ')
   process.stderr.write(`plugin bench: ${args.rounds} rounds × A B C, warm-up ${args.warmup} s, run ${args.duration} s; load average ${load}\n`)
 
-  const measurements: Measurement[] = []
-  for (let r = 0; r < args.rounds; r++) {
-    const order = KINDS.map((_, i) => KINDS[(i + r) % KINDS.length])
-    for (const k of order) {
-      let m = await measure(k, r, args)
-      let attempts = 1
-      for (; attempts < args.maxAttempts && disturbance(m) > DISTURBED; attempts++) {
-        process.stderr.write(`round ${r + 1} ${k}: other load on the cores (${pct(disturbance(m))}), measuring again\n`)
-        m = await measure(k, r, args)
-      }
-      if (disturbance(m) > DISTURBED) m.warnings.unshift(`**disturbed**: other processes took ${pct(disturbance(m))} of a core during the run kept (attempt ${attempts} of ${args.maxAttempts})`)
-      else if (attempts > 1) m.warnings.unshift(`measured ${attempts} times: the earlier attempts were disturbed by other processes`)
-      measurements.push(m)
-      const rec = m.recording === undefined ? '' : `, records ${formatInt(m.recording.records)} for ${formatInt(m.recording.answered)} answered: ${m.recording.ok ? 'ok' : 'NOT OK'}`
-      process.stderr.write(`round ${r + 1} ${k}: ${formatInt(m.main.rps)} req/s, p99 ${format3(m.main.p99Ms)} ms, server CPU ${pct(m.serverCpu)}, core0 ${pct(m.core0)}, core1 ${pct(m.core1)}${rec}\n`)
-      for (const w of m.warnings) process.stderr.write(`  warning: ${w}\n`)
-    }
-  }
-  const rep = report(measurements, args)
-  process.stdout.write(`\n${rep.text}\n`)
+  const measurements = await measureRounds(args, async (k, r) => await measure(k, r, args), m => {
+    const rec = m.recording === undefined ? '' : `, records ${formatInt(m.recording.records)} for ${formatInt(m.recording.answered)} answered: ${m.recording.ok ? 'ok' : 'NOT OK'}`
+    return `${formatInt(m.main.rps)} req/s, p99 ${format3(m.main.p99Ms)} ms, server CPU ${pct(m.serverCpu)}, core0 ${pct(m.core0)}, core1 ${pct(m.core1)}${rec}`
+  })
+  const text = report(measurements, args)
+  process.stdout.write(`\n${text}\n`)
   if (args.writeDocs) {
-    const buildDir = path.basename(OUT_ROOT)
     const body = [
       '### Plugin overhead (`test/bench/plugin.ts`)',
       '',
@@ -313,27 +234,16 @@ async function main (): Promise<void> {
       'the rounds with the min–max spread; ratios of the medians, with the spread of the same ratio within',
       'each round. "server CPU" is the server process\'s CPU time over the measured run\'s wall time.',
       '',
-      'Commands:',
+      ...wrkBenchCommandLines('plugin.js', args, URL_PATH),
       '',
-      '```sh',
-      'npm run build',
-      wrkBenchCommand('plugin.js', args),
-      '```',
-      '',
-      'wrk, for each server (warm-up with the same command and `-d' + String(args.warmup) + 's`):',
-      '',
-      '```sh',
-      wrkCommand(args.duration),
-      '```',
-      '',
-      ...(buildDir === 'dist' ? [] : [`This run was built into \`${buildDir}/\` instead (\`npx tsc -p tsconfig.json --outDir ${buildDir}\`, then \`node ${buildDir}/test/bench/plugin.js --write-docs\`); the commands above say \`dist/\`, the normal build.`, '']),
+      ...(OUT_NAME === 'dist' ? [] : [`This run was built into \`${OUT_NAME}/\` instead (\`npx tsc -p tsconfig.json --outDir ${OUT_NAME}\`, then \`node ${OUT_NAME}/test/bench/plugin.js --write-docs\`); the commands above say \`dist/\`, the normal build.`, '']),
       ...machineLines(machine),
       `- Code: ${code}`,
       `- ${args.rounds} rounds × 3 variants, ${args.warmup} s warm-up + ${args.duration} s measured each; whole run ${((Date.now() - started) / 1000).toFixed(0)} s; load average before the run ${load}, after ${os.loadavg().map(x => x.toFixed(2)).join(' ')}`,
       '',
-      rep.text
+      text
     ].join('\n')
-    replaceDocSection(DOCS, 'plugin-bench', body, '# Benchmarks\n')
+    replaceDocSection(DOCS, 'plugin-bench', body)
     process.stderr.write(`updated ${DOCS}\n`)
   }
   const failed = measurements.filter(m => m.recording !== undefined && !m.recording.ok).length

@@ -24,20 +24,23 @@
 //   --write-docs  rewrite the read-bench section of docs/benchmarks.md (SINK_BENCH_DOCS=FILE writes elsewhere)
 // Linux only (taskset, /proc), at least 2 CPUs, wrk on PATH.
 import { openSync, closeSync, existsSync, mkdirSync, readdirSync } from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { spawn } from 'node:child_process'
 import { parseArgs } from 'node:util'
-import {
-  codeVersion, formatBytes, formatInt, format3, freePort, httpGet, installCleanup, machineInfo, machineLines, makeTempDir, markdownTable,
-  median, removeTempDir, replaceDocSection, runWrk, sleep, start, stop, STOP_TIMEOUT_MS, summarize, summaryCells, uptimeLine,
-  verifyArchiveJson, waitQuiet, waitReady, wrkArgs, wrkBenchPreflight, type ArchiveTotals, type WrkResult, intOption, SINK_CLI_OPTIONS, sinkCliValues,
-  OUT_ROOT, REPO, POST_LUA, SERVER_CPU, WRK_CPU, CONNECTIONS
-} from './stats.js'
+import { BENCHMARKS_DOC, commandLines, replaceDocSection } from './support/docs.js'
+import { formatBytes, formatInt, format3, markdownTable, summaryCells } from './support/format.js'
+import { POST_LUA, SERVER_CPU, CLIENT_CPU } from './support/layout.js'
+import { codeVersion, machineInfo, machineLines, watchLoad } from './support/machine.js'
+import { intOption, SINK_CLI_OPTIONS, sinkCliValues, type SinkCliValues } from './support/options.js'
+import { installCleanup, makeTempDir, removeTempDir, run, sleep, start, stop, stopProblems, type Stopped } from './support/processes.js'
+import { waitQuiet } from './support/procfs.js'
+import { freePort, serveArgs, serveCommandText, sinkRequests, waitReady } from './support/server.js'
+import { median, summarize } from './support/statistics.js'
+import { verifyArchiveJson, type ArchiveTotals } from './support/verify.js'
+import { runWrk, wrkCommandText, type WrkResult } from './support/wrk.js'
+import { wrkBenchPreflight } from './support/wrk-bench.js'
 
-const OUT_NAME = path.relative(REPO, OUT_ROOT)
 /** SINK_BENCH_DOCS redirects --write-docs to another file (to try the harness without touching the docs). */
-const DOCS = process.env.SINK_BENCH_DOCS ?? path.join(REPO, 'docs/benchmarks.md')
+const DOCS = process.env.SINK_BENCH_DOCS ?? BENCHMARKS_DOC
 
 const READ_CPU = '0'
 const URL_PATH = '/ingest'
@@ -45,7 +48,7 @@ const MAX_RECORD_SECONDS = 1800
 const READ_TIMEOUT_MS = 1_800_000
 const GOAL = 3
 
-interface Args {
+interface Args extends SinkCliValues {
   requests: number
   archive: string | null
   rounds: number
@@ -53,9 +56,6 @@ interface Args {
   recordSeconds: number
   dir: string | null
   keep: boolean
-  quietWait: number
-  cli: string
-  writeDocs: boolean
 }
 
 function parseCli (argv: string[]): Args {
@@ -111,39 +111,28 @@ interface Recording {
   warnings: string[]
 }
 
-async function sinkRequests (port: number): Promise<number | null> {
-  try {
-    const r = await httpGet(port, '/_blackhole/stats')
-    return r.status === 200 ? (JSON.parse(r.body) as { sink?: { requests?: number } }).sink?.requests ?? null : null
-  } catch {
-    return null
-  }
-}
-
 /** Records into `dir` until the sink answered `target` requests, or for `seconds` when target is 0. */
 async function record (a: Args, dir: string, target: number, seconds: number): Promise<Recording> {
   const warnings: string[] = []
   if (a.quietWait > 0) {
-    const noisy = await waitQuiet([SERVER_CPU, WRK_CPU], a.quietWait * 1000)
+    const noisy = await waitQuiet([SERVER_CPU, CLIENT_CPU], a.quietWait * 1000)
     if (noisy !== null) warnings.push(noisy)
   }
   const port = await freePort()
-  const server = start('taskset', ['-c', SERVER_CPU, process.execPath, a.cli, 'serve', '--host', '127.0.0.1', '--port', String(port),
-    '--log-level', 'warn', '--stats-interval', '0', '--out', dir])
+  const server = start('taskset', ['-c', SERVER_CPU, process.execPath, ...serveArgs(a.cli, port, ['--out', dir])])
   let warm: WrkResult | null = null
   let main: WrkResult
   let answered = 0
-  let stopped: Awaited<ReturnType<typeof stop>>
+  let stopped: Stopped
   try {
-    await waitReady(server, port, '/bench-ready', 30_000)
-    const url = `http://127.0.0.1:${port}${URL_PATH}`
-    if (a.warmup > 0) warm = await runWrk(wrkArgs({ cpu: WRK_CPU, connections: CONNECTIONS, seconds: a.warmup, script: POST_LUA, url }))
+    await waitReady(server, port)
+    if (a.warmup > 0) warm = await runWrk(port, URL_PATH, a.warmup)
     // Long enough for the target at 5,000 req/s, bounded; the poller interrupts wrk at the target.
     const duration = target > 0 ? Math.min(MAX_RECORD_SECONDS, Math.ceil(target / 5000) + 10) : seconds
     if (target > 0) process.stderr.write(`recording: wrk -d${duration}s, stopped at ${formatInt(target)} requests\n`)
     const t0 = performance.now()
     let lastProgress = 0
-    main = await runWrk(wrkArgs({ cpu: WRK_CPU, connections: CONNECTIONS, seconds: duration, script: POST_LUA, url }), target === 0
+    main = await runWrk(port, URL_PATH, duration, target === 0
       ? undefined
       : async (interrupt, finished) => {
         for (;;) {
@@ -164,8 +153,7 @@ async function record (a: Args, dir: string, target: number, seconds: number): P
     stopped = await stop(server)
   }
   if (main.errors.connect + main.errors.read + main.errors.write + main.errors.timeout > 0) warnings.push(`wrk socket errors: ${JSON.stringify(main.errors)}`)
-  if (stopped.killed) warnings.push(`did not exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM: killed`)
-  else if (stopped.exit.code !== 0) warnings.push(`exit ${stopped.exit.signal ?? stopped.exit.code} after SIGTERM`)
+  warnings.push(...stopProblems(stopped))
   if (target > 0 && answered < target) warnings.push(`only ${formatInt(answered)} of ${formatInt(target)} requests within ${MAX_RECORD_SECONDS} s`)
   return { warm, main, answered, rate: main.requests / main.seconds, stopMs: stopped.ms, warnings }
 }
@@ -188,23 +176,14 @@ function readerText (r: Reader): string {
 async function timeReader (r: Reader, cli: string, dir: string): Promise<{ seconds: number, records: number | null }> {
   const devnull = openSync('/dev/null', 'w')
   try {
-    const t0 = performance.now()
-    const child = spawn('taskset', ['-c', READ_CPU, process.execPath, ...readerArgs(r, cli, dir)], { stdio: ['ignore', r === 'dump' ? devnull : 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout?.setEncoding('utf8').on('data', (s: string) => { out += s })
-    child.stderr?.setEncoding('utf8').on('data', (s: string) => { err = (err + s).slice(-4000) })
-    const timer = setTimeout(() => { if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL') }, READ_TIMEOUT_MS)
-    const exit = await new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.once('close', (code, signal) => resolve({ code, signal })))
-    const seconds = (performance.now() - t0) / 1000
-    clearTimeout(timer)
-    if (exit.code !== 0) throw new Error(`${r} exited with ${exit.signal ?? exit.code}:\n${err}${out.slice(-2000)}`)
+    const { stdout, stderr, exit, ms } = await run('taskset', ['-c', READ_CPU, process.execPath, ...readerArgs(r, cli, dir)], { timeoutMs: READ_TIMEOUT_MS, stdout: r === 'dump' ? devnull : undefined })
+    if (exit.code !== 0) throw new Error(`${r} exited with ${exit.signal ?? exit.code}:\n${stderr.slice(-4000)}${stdout.slice(-2000)}`)
     let records: number | null = null
     if (r === 'verify') {
       records = 0
-      for (const m of out.matchAll(/ records=(\d+)/g)) records += Number(m[1])
+      for (const m of stdout.matchAll(/ records=(\d+)/g)) records += Number(m[1])
     }
-    return { seconds, records }
+    return { seconds: ms / 1000, records }
   } finally {
     closeSync(devnull)
   }
@@ -217,10 +196,8 @@ async function main (): Promise<void> {
   wrkBenchPreflight([a.cli, POST_LUA])
   installCleanup('read bench')
   const machine = machineInfo()
-  const code = codeVersion(REPO)
-  const uptimeStart = uptimeLine()
-  const loadStart = os.loadavg()[0]
-  const t0 = Date.now()
+  const code = codeVersion()
+  const loadLine = watchLoad()
   const warnings: string[] = []
 
   // The archive, and the recording rate.
@@ -296,31 +273,22 @@ async function main (): Promise<void> {
     })
     const table = markdownTable(['Reader', 's (median)', 'records/s (median)', 'records/s (min–max)', 'MB/s record stream (median)', 'MB/s stream (min–max)', 'MB/s on disk (median)', '× recording rate', `≥ ${GOAL}×`],
       rows.map(r => r.cells), ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])
-    const uptimeEnd = uptimeLine()
-    const loadEnd = os.loadavg()[0]
-    const elapsed = (Date.now() - t0) / 1000
+    const load = loadLine()
     const met = rows.every(r => r.ratio >= GOAL)
     const recLine = rateRun === null
       ? '- Recording rate: not measured (`--record-seconds 0`): no ratio'
-      : `- Recording rate: **${formatInt(recRate)} records/s** — ${rec !== null ? 'the run that recorded this archive' : `a separate ${a.recordSeconds} s recording run (archive discarded)`}: \`taskset -c ${SERVER_CPU} node dist/preset/cli.js serve --host 127.0.0.1 --port PORT --log-level warn --stats-interval 0 --out DIR\`, loaded by \`taskset -c ${WRK_CPU} wrk -t1 -c${CONNECTIONS} -d${rec !== null ? 'N' : a.recordSeconds}s --latency -s test/bench/post.lua http://127.0.0.1:PORT${URL_PATH}\` after a ${a.warmup} s warm-up${rec !== null ? ', stopped (SIGINT) once `/_blackhole/stats` counted the target' : ''}; ${formatInt(rateRun.main.requests)} requests in ${rateRun.main.seconds.toFixed(1)} s, p99 ${format3(rateRun.main.p99Ms)} ms`
+      : `- Recording rate: **${formatInt(recRate)} records/s** — ${rec !== null ? 'the run that recorded this archive' : `a separate ${a.recordSeconds} s recording run (archive discarded)`}: \`taskset -c ${SERVER_CPU} ${serveCommandText(['--out', 'DIR'])}\`, loaded by \`${wrkCommandText(rec !== null ? 'N' : a.recordSeconds, URL_PATH)}\` after a ${a.warmup} s warm-up${rec !== null ? ', stopped (SIGINT) once `/_blackhole/stats` counted the target' : ''}; ${formatInt(rateRun.main.requests)} requests in ${rateRun.main.seconds.toFixed(1)} s, p99 ${format3(rateRun.main.p99Ms)} ms`
     const body = [
       '### Read side (`test/bench/read.ts`)',
       '',
       '`blackhole verify` and `blackhole dump --json` over a recorded archive, against the rate at which',
       'the sink recorded it (issue 8, goal 5: at least 3× in records/s).',
       '',
-      'Command:',
-      '',
-      '```sh',
-      'npm run build',
-      commandText(a),
-      '```',
-      '',
-      OUT_NAME === 'dist' ? 'This run: the command above.' : `This run was built into \`${OUT_NAME}/\` instead (\`npx tsc -p tsconfig.json --outDir ${OUT_NAME}\`); the commands here say \`dist/\`, the normal build.`,
+      ...commandLines(commandText(a)),
       '',
       ...machineLines(machine),
       `- Code: ${code}`,
-      `- Load average (1 min): ${loadStart.toFixed(2)} at the start, ${loadEnd.toFixed(2)} at the end (\`uptime\`: "${uptimeStart}" / "${uptimeEnd}"); whole run ${elapsed.toFixed(0)} s`,
+      load,
       `- Archive: ${rec !== null ? `recorded in this run (${formatInt(rec.answered)} requests answered: readiness probe, warm-up and the run)` : 'given with `--archive`'}; ${formatInt(totals.records)} records in ${totals.files} file(s), ${formatBytes(totals.fileBytes)} on disk, ${formatBytes(totals.streamBytes)} of decompressed record stream (ratio ${(totals.streamBytes / Math.max(1, totals.fileBytes)).toFixed(2)}), ${formatInt(totals.streamBytes / Math.max(1, totals.records))} B per record with its length prefix`,
       recLine,
       `- Readers: \`${readerText('verify')}\` and \`${readerText('dump')}\`, timed from spawn to exit (Node's start-up included); one unmeasured \`verify --json\` first (counts, page cache warm: the files are read from memory), then ${a.rounds} rounds alternating the order; median and min–max over rounds`,
@@ -333,7 +301,7 @@ async function main (): Promise<void> {
     process.stdout.write(`\n${table}\n${recLine}\n`)
     for (const w of warnings) process.stdout.write(`- note: ${w}\n`)
     if (a.writeDocs) {
-      replaceDocSection(DOCS, 'read-bench', body, '# Benchmarks\n')
+      replaceDocSection(DOCS, 'read-bench', body)
       process.stderr.write(`updated ${DOCS}\n`)
     }
   } finally {

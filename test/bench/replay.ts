@@ -17,25 +17,23 @@
 // Usage (after `npm run build`):
 //   node dist/test/bench/replay.js [--rounds 5] [--records 20000] [--loop 3] [--write-docs]
 // Linux only (taskset), at least 2 CPUs.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import http from 'node:http'
-import net from 'node:net'
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { ArchiveWriter } from '../../lib/archive/writer.js'
-import {
-  format3, formatBytes, formatInt, machineInfo, machineLines, markdownTable, median, replaceDocSection, summarize,
-  OUT_ROOT, REPO, CLI, SERVER_CPU, CONNECTIONS
-} from './stats.js'
+import { AUTOCANNON, autocannonProblems, autocannonVersion, parseAutocannon } from './support/autocannon.js'
+import { BENCHMARKS_DOC, replaceDocSection } from './support/docs.js'
+import { format3, formatBytes, formatInt, markdownTable } from './support/format.js'
+import { CLI, CLIENT_CPU, CONNECTIONS, OUT_NAME, SERVER_CPU } from './support/layout.js'
+import { machineInfo, machineLines, uptimeLine } from './support/machine.js'
+import { intOption } from './support/options.js'
+import { makeTempDir, removeTempDir, run, start, stop, type Proc } from './support/processes.js'
+import { freePort, waitReady } from './support/server.js'
+import { median, summarize } from './support/statistics.js'
 
-const AUTOCANNON = path.join(REPO, 'node_modules/autocannon/autocannon.js')
-const DOCS = path.join(REPO, 'docs/benchmarks.md')
-const OUT_NAME = path.relative(REPO, OUT_ROOT)
-
-const CLIENT_CPU = '1'
 const BODY_BYTES = 2048
 const URL_PATH = '/ingest'
 const RUN_TIMEOUT_MS = 180_000
@@ -57,92 +55,11 @@ function parseCli (argv: string[]): Args {
       'write-docs': { type: 'boolean', default: false }
     }
   })
-  const int = (name: string, v: string | undefined, min: number): number => {
-    const n = Number(v)
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${String(v)}`)
-    return n
-  }
   return {
-    rounds: int('rounds', values.rounds, 1),
-    records: int('records', values.records, 100),
-    loop: int('loop', values.loop, 1),
+    rounds: intOption(values, 'rounds', 1),
+    records: intOption(values, 'records', 100),
+    loop: intOption(values, 'loop', 1),
     writeDocs: values['write-docs'] === true
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes (stopped by PID only)
-
-interface Proc {
-  child: ChildProcess
-  out: string
-  err: string
-  exit: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
-}
-
-function start (cmd: string, args: string[]): Proc {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  const p: Proc = {
-    child,
-    out: '',
-    err: '',
-    exit: new Promise(resolve => child.once('close', (code, signal) => resolve({ code, signal })))
-  }
-  child.stdout?.setEncoding('utf8').on('data', (s: string) => { p.out += s })
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => { p.err += s.length > 100_000 ? s.slice(-100_000) : s })
-  child.once('error', err => { p.err += `spawn error: ${err.message}\n` })
-  return p
-}
-
-async function run (cmd: string, args: string[]): Promise<{ out: string, err: string, code: number | null, ms: number }> {
-  const t0 = performance.now()
-  const p = start(cmd, args)
-  const timer = setTimeout(() => { if (p.child.pid !== undefined) process.kill(p.child.pid, 'SIGKILL') }, RUN_TIMEOUT_MS)
-  const e = await p.exit
-  clearTimeout(timer)
-  return { out: p.out, err: p.err, code: e.code, ms: performance.now() - t0 }
-}
-
-async function stopServer (p: Proc): Promise<void> {
-  const pid = p.child.pid
-  if (pid === undefined) return
-  try {
-    process.kill(pid, 'SIGTERM')
-  } catch {
-    return
-  }
-  const timer = setTimeout(() => { try { process.kill(pid, 'SIGKILL') } catch {} }, 15_000)
-  await p.exit
-  clearTimeout(timer)
-}
-
-async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
-async function waitReady (p: Proc, port: number): Promise<void> {
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    const ok = await new Promise<boolean>(resolve => {
-      const req = http.request({ host: '127.0.0.1', port, path: '/_blackhole/stats', timeout: 1000 }, res => {
-        res.resume()
-        resolve(res.statusCode === 200)
-      })
-      req.once('error', () => resolve(false))
-      req.once('timeout', () => { req.destroy(); resolve(false) })
-      req.end()
-    })
-    if (ok) return
-    if (p.child.exitCode !== null) throw new Error(`sink exited before answering:\n${p.out}\n${p.err}`)
-    if (Date.now() > deadline) throw new Error('sink not answering after 30 s')
-    await new Promise(resolve => setTimeout(resolve, 100))
   }
 }
 
@@ -208,23 +125,23 @@ function autocannonArgs (port: number, amount: number, bodyFile: string): string
 }
 
 async function runReplay (port: number, archive: string, loop: number, expected: number, round: number): Promise<Result> {
-  const r = await run('taskset', replayArgs(port, archive, loop))
+  const r = await run('taskset', replayArgs(port, archive, loop), { timeoutMs: RUN_TIMEOUT_MS })
   const problems: string[] = []
-  if (r.code !== 0) problems.push(`replay exit ${r.code}: ${r.err.slice(-500)}`)
-  const s = JSON.parse(r.out) as { answered: number, durationMs: number, failed: number, latency: { p50: number, p99: number } }
+  if (r.exit.code !== 0) problems.push(`replay exit ${r.exit.code}: ${r.stderr.slice(-500)}`)
+  const s = JSON.parse(r.stdout) as { answered: number, durationMs: number, failed: number, latency: { p50: number, p99: number } }
   if (s.answered !== expected) problems.push(`replay answered ${s.answered} of ${expected}`)
   if (s.failed !== 0) problems.push(`replay: ${s.failed} failed`)
   return { client: 'replay', round, requests: s.answered, rps: s.answered / (s.durationMs / 1000), p50: s.latency.p50, p99: s.latency.p99, wallMs: r.ms, problems }
 }
 
 async function runAutocannon (port: number, amount: number, bodyFile: string, round: number): Promise<Result> {
-  const r = await run('taskset', autocannonArgs(port, amount, bodyFile))
+  const r = await run('taskset', autocannonArgs(port, amount, bodyFile), { timeoutMs: RUN_TIMEOUT_MS })
   const problems: string[] = []
-  if (r.code !== 0) problems.push(`autocannon exit ${r.code}: ${r.err.slice(-500)}`)
-  const j = JSON.parse(r.out) as { '2xx': number, non2xx: number, errors: number, timeouts: number, duration: number, latency: { p50: number, p99: number } }
-  if (j['2xx'] < amount) problems.push(`autocannon: ${j['2xx']} 2xx of ${amount}`)
-  if (j.non2xx + j.errors + j.timeouts > 0) problems.push(`autocannon: ${j.non2xx} non-2xx, ${j.errors} errors, ${j.timeouts} timeouts`)
-  return { client: 'autocannon', round, requests: j['2xx'], rps: j['2xx'] / j.duration, p50: j.latency.p50, p99: j.latency.p99, wallMs: r.ms, problems }
+  if (r.exit.code !== 0) problems.push(`autocannon exit ${r.exit.code}: ${r.stderr.slice(-500)}`)
+  const j = parseAutocannon(r.stdout)
+  if (j.ok2xx < amount) problems.push(`autocannon: ${j.ok2xx} 2xx of ${amount}`)
+  problems.push(...autocannonProblems(j))
+  return { client: 'autocannon', round, requests: j.ok2xx, rps: j.ok2xx / j.seconds, p50: j.p50Ms, p99: j.p99Ms, wallMs: r.ms, problems }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,22 +195,6 @@ function report (a: Args, results: Result[], info: { archiveFiles: number, archi
   return { text: lines.join('\n'), ratio }
 }
 
-function autocannonVersion (): string {
-  try {
-    return execFileSync(process.execPath, ['-p', `require(${JSON.stringify(path.join(REPO, 'node_modules/autocannon/package.json'))}).version`], { encoding: 'utf8' }).trim()
-  } catch {
-    return '(version unknown)'
-  }
-}
-
-function uptime (): string {
-  try {
-    return execFileSync('uptime', { encoding: 'utf8' }).trim().replace(/\s+/g, ' ')
-  } catch {
-    return `load average ${os.loadavg().map(x => x.toFixed(2)).join(', ')}`
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 
 async function main (): Promise<void> {
@@ -306,9 +207,9 @@ async function main (): Promise<void> {
   }
   for (const f of [CLI, AUTOCANNON]) if (!existsSync(f)) throw new Error(`missing ${f} (build first; npm install for autocannon)`)
   const t0 = performance.now()
-  const uptimeStart = uptime()
+  const uptimeStart = uptimeLine()
   const loadStart = load1()
-  const work = mkdtempSync(path.join(os.tmpdir(), 'fbh-replay-bench-'))
+  const work = makeTempDir('fbh-replay-bench-')
   let sink: Proc | null = null
   try {
     const body = jsonBody()
@@ -319,7 +220,7 @@ async function main (): Promise<void> {
     const built = await buildArchive(archive, a.records, body)
     const port = await freePort()
     sink = start('taskset', ['-c', SERVER_CPU, process.execPath, CLI, 'serve', '--no-record', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn', '--stats-interval', '0'])
-    await waitReady(sink, port)
+    await waitReady(sink, port, '/_blackhole/stats')
     const requests = a.records * a.loop
 
     process.stderr.write('warm-up...\n')
@@ -336,7 +237,7 @@ async function main (): Promise<void> {
         process.stderr.write(`round ${round} ${r.client.padEnd(10)} ${formatInt(r.rps)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  (load ${load1().toFixed(2)})\n`)
       }
     }
-    await stopServer(sink)
+    await stop(sink)
     sink = null
     const { text, ratio } = report(a, results, {
       archiveFiles: built.files,
@@ -344,19 +245,19 @@ async function main (): Promise<void> {
       loadStart,
       loadEnd: load1(),
       uptimeStart,
-      uptimeEnd: uptime(),
+      uptimeEnd: uptimeLine(),
       totalS: (performance.now() - t0) / 1000
     })
     process.stdout.write(text + '\n')
     if (a.writeDocs) {
       // replaceDocSection reads the file right before writing and touches only this section.
-      replaceDocSection(DOCS, 'replay-bench', text, '# Benchmarks\n')
-      process.stderr.write(`wrote the replay-bench section of ${DOCS}\n`)
+      replaceDocSection(BENCHMARKS_DOC, 'replay-bench', text)
+      process.stderr.write(`wrote the replay-bench section of ${BENCHMARKS_DOC}\n`)
     }
     process.stderr.write(`replay / autocannon = ${ratio.toFixed(3)} (goal >= 0.90)\n`)
   } finally {
-    if (sink !== null) await stopServer(sink)
-    rmSync(work, { recursive: true, force: true })
+    if (sink !== null) await stop(sink)
+    removeTempDir(work)
   }
 }
 

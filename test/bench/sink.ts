@@ -22,31 +22,33 @@
 //                    measured (rounds, long run or both); SINK_BENCH_DOCS=FILE writes elsewhere
 //
 // Linux only (taskset, /proc), at least 2 CPUs, wrk on PATH.
-import { existsSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { readCodec } from '../../lib/format/codecs.js'
+import { BENCHMARKS_DOC, replaceDocParts } from './support/docs.js'
+import { format3, formatBytes, formatInt, markdownTable, mib, pct, summaryCells } from './support/format.js'
+import { BENCH_DIR, CLI, POST_LUA, SERVER_CPU } from './support/layout.js'
+import { codeVersion, machineInfo, machineLines } from './support/machine.js'
+import { installCleanup, makeTempDir, removeTempDir, sleep, type Exit } from './support/processes.js'
+import { memory } from './support/procfs.js'
+import { serveArgs, serveCommandText, sinkStats, type SinkStats } from './support/server.js'
+import { median, perRoundRatio, summarize, type Ratio, type Summary } from './support/statistics.js'
+import { verifyArchive } from './support/verify.js'
+import { runWrk, type WrkResult } from './support/wrk.js'
 import {
-  codeVersion as codeVersion0, coreBusy, coreTimes, format3, formatBytes, formatInt, freePort, httpGet,
-  installCleanup, machineInfo, machineLines, makeTempDir, markdownTable, median, memory, mib, pct,
-  processCpu, removeTempDir, replaceDocSection, runWrk as runWrk0, sleep, start, stop, STOP_TIMEOUT_MS,
-  summarize, summaryCells, verifyArchive as verifyArchive0, waitQuiet as waitQuiet0, waitReady as waitReady0,
-  wrkArgs, wrkBenchCommand, wrkBenchPreflight, parseWrkBenchCli, type WrkBenchCli, wrkProblems, type Exit, type Proc, type Summary, type WrkResult,
-  BENCH_DIR as HERE, REPO, CLI, POST_LUA, SERVER_CPU, WRK_CPU, CONNECTIONS
-} from './stats.js'
+  DISTURBED, KINDS, measureRounds, measureServer, otherLoad, parseWrkBenchCli, ratioTable, usedRuns, wrkBenchCommandLines, wrkBenchPreflight,
+  type CpuUse, type Kind, type WrkBenchCli, type WrkRun
+} from './support/wrk-bench.js'
 
-const BARE = path.join(HERE, 'bare-fastify.js')
+const BARE = path.join(BENCH_DIR, 'bare-fastify.js')
 /** SINK_BENCH_DOCS redirects --write-docs to another file (to try the harness without touching the docs). */
-const DOCS = process.env.SINK_BENCH_DOCS ?? path.join(REPO, 'docs/benchmarks.md')
+const DOCS = process.env.SINK_BENCH_DOCS ?? BENCHMARKS_DOC
 
 const BODY_BYTES = 2048 // post.lua's bodies
 const URL_PATH = '/ingest'
-const READY_TIMEOUT_MS = 30_000
 const RSS_MAX_SECONDS = 600
 const RSS_SAMPLE_MS = 10_000
 
-type Kind = 'A' | 'B' | 'C'
-const KINDS: readonly Kind[] = ['A', 'B', 'C']
 // The codec 'auto' picks on this machine (what the servers under test use).
 const CODEC = readCodec().name
 const LABEL: Record<Kind, string> = {
@@ -69,36 +71,18 @@ function parseCli (argv: string[]): Args {
   return a
 }
 
-// ---------------------------------------------------------------------------------------------
-// Processes, /proc readings and wrk: the shared helpers of stats.ts, with this benchmark's settings.
-
 installCleanup('sink bench')
-
-const waitReady = async (p: Proc, port: number): Promise<void> => { await waitReady0(p, port, '/bench-ready', READY_TIMEOUT_MS) }
-const waitQuiet = async (): Promise<string | null> => await waitQuiet0([SERVER_CPU, WRK_CPU])
-const runWrk = async (port: number, seconds: number, whileRunning?: (interrupt: () => void, finished: () => boolean) => Promise<void>): Promise<WrkResult> =>
-  await runWrk0(wrkArgs({ cpu: WRK_CPU, connections: CONNECTIONS, seconds, script: POST_LUA, url: `http://127.0.0.1:${port}${URL_PATH}` }), whileRunning)
-const verifyArchive = async (dir: string): ReturnType<typeof verifyArchive0> => await verifyArchive0(CLI, dir)
-const codeVersion = (): string => codeVersion0(REPO)
 
 // ---------------------------------------------------------------------------------------------
 // One server, measured once
 
-interface Measurement {
+interface Measurement extends WrkRun {
   kind: Kind
-  round: number
   warm: WrkResult | null
-  main: WrkResult
   /** Peak RSS (VmHWM) in bytes, read before SIGTERM. */
   peakRss: number
-  /** Server CPU seconds over the measured run / wall seconds (1.0 = one core busy). */
-  serverCpu: number
-  /** Busy fraction of the server's core and wrk's core over the measured run (every process). */
-  core0: number
-  core1: number
   stopMs: number
   exit: Exit
-  warnings: string[]
   /** C only. */
   recording?: RecordingCheck
 }
@@ -118,122 +102,77 @@ interface RecordingCheck {
 function serverCommand (kind: Kind, port: number, dir: string | null): [string, string[]] {
   const node = process.execPath
   if (kind === 'A') return ['taskset', ['-c', SERVER_CPU, node, BARE, String(port)]]
-  const args = ['-c', SERVER_CPU, node, CLI, 'serve', '--host', '127.0.0.1', '--port', String(port),
-    '--log-level', 'warn', '--stats-interval', '0']
-  if (kind === 'B') args.push('--no-record')
-  else args.push('--out', dir as string)
-  return ['taskset', args]
+  return ['taskset', ['-c', SERVER_CPU, node, ...serveArgs(CLI, port, kind === 'B' ? ['--no-record'] : ['--out', dir as string])]]
 }
 
-interface ArchiveStats { recordsWritten: number, recordsDropped: number, bytesIn: number, bytesOut: number, writeErrors: number }
-interface SinkStatsJson { sink?: { requests?: number, bodyBytes?: number }, archive?: ArchiveStats }
+/** The banner lines start with "blackhole:" / "bare-fastify:"; anything else is worth a look. */
+const BANNER = /^(blackhole|bare-fastify): /
 
-async function sinkStats (port: number): Promise<SinkStatsJson | null> {
-  try {
-    const r = await httpGet(port, '/_blackhole/stats')
-    return r.status === 200 ? JSON.parse(r.body) as SinkStatsJson : null
-  } catch {
-    return null
+/** The wrk run against this benchmark's route. */
+const wrk = async (port: number, seconds: number, whileRunning?: (interrupt: () => void, finished: () => boolean) => Promise<void>): Promise<WrkResult> =>
+  await runWrk(port, URL_PATH, seconds, whileRunning)
+
+/** Checks the archive of a recording server against the requests it answered. */
+async function checkRecording (dir: string, answered: number, stats: SinkStats | null): Promise<{ check: RecordingCheck, warnings: string[] }> {
+  const v = await verifyArchive(CLI, dir)
+  const warnings: string[] = []
+  if (!v.ok) warnings.push(`verify failed:\n${v.output.split('\n').slice(-6).join('\n')}`)
+  if (v.records < answered) warnings.push(`archive holds ${v.records} records, fewer than the ${answered} requests answered`)
+  const check: RecordingCheck = {
+    answered,
+    records: v.records,
+    files: v.files,
+    verifyOk: v.ok,
+    verifySeconds: v.seconds,
+    dropped: stats?.archive?.recordsDropped ?? null,
+    archiveBytes: stats?.archive?.bytesOut ?? null,
+    ratio: stats?.archive !== undefined && stats.archive.bytesOut > 0 ? stats.archive.bytesIn / stats.archive.bytesOut : null
   }
+  return { check, warnings }
 }
-
-function serverWarnings (output: string): string[] {
-  // The banner lines start with "blackhole:" / "bare-fastify:"; anything else is worth a look.
-  return output.split('\n').filter(l => l.trim() !== '' && !/^(blackhole|bare-fastify): /.test(l)).slice(0, 5)
-}
-
-/** Busy time of CPUs 0 and 1 not spent by the server or wrk (the larger of the two), 0 to 1. */
-function disturbance (m: Measurement): number {
-  const wrkCpu = Number.isFinite(m.main.cpuSeconds) ? m.main.cpuSeconds / m.main.seconds : 0
-  return Math.max(m.core0 - m.serverCpu, m.core1 - wrkCpu)
-}
-
-/** A measurement disturbed by more than this is repeated (at most --max-attempts in all). */
-const DISTURBED = 0.10
 
 async function measure (kind: Kind, round: number, args: Args): Promise<Measurement> {
-  const noisy = await waitQuiet()
-  const port = await freePort()
-  let dir: string | null = null
-  if (kind === 'C') {
-    dir = makeTempDir('fbh-sink-bench-')
-  }
+  const dir = kind === 'C' ? makeTempDir('fbh-sink-bench-') : null
   try {
-    const [cmd, cargs] = serverCommand(kind, port, dir)
-    const server = start(cmd, cargs)
-    let warm: WrkResult | null = null
-    let main: WrkResult
-    let peakRss: number
-    let serverCpu: number
-    let core0: number
-    let core1: number
-    let stats: SinkStatsJson | null = null
-    let stopped: Awaited<ReturnType<typeof stop>>
-    try {
-      await waitReady(server, port)
-      if (args.warmup > 0) warm = await runWrk(port, args.warmup)
-      const c0 = coreTimes()
-      const s0 = processCpu(server.pid)
-      const t0 = performance.now()
-      main = await runWrk(port, args.duration)
-      const wall = (performance.now() - t0) / 1000
-      serverCpu = (processCpu(server.pid) - s0) / wall
-      const c1 = coreTimes()
-      core0 = coreBusy(c0, c1, SERVER_CPU)
-      core1 = coreBusy(c0, c1, WRK_CPU)
-      if (kind !== 'A') {
-        stats = await sinkStats(port)
+    const r = await measureServer({
+      command: port => serverCommand(kind, port, dir),
+      urlPath: URL_PATH,
+      banner: BANNER,
+      // The bare Fastify app has no SIGTERM handler: it dies of the signal.
+      anyExit: kind === 'A',
+      load: async ({ port }) => await wrk(port, args.duration),
+      inspect: async ({ port, main }) => {
+        if (kind === 'A') return null
+        const stats = await sinkStats(port)
         // The sink counts what it received: every request must have carried its 2 KB body.
         const body = stats?.sink?.bodyBytes
         if (body !== undefined && body < BODY_BYTES * main.requests) throw new Error(`server received ${body} body bytes for ${main.requests}+ requests of ${BODY_BYTES} B`)
+        return stats
       }
-      peakRss = memory(server.pid).hwm
-    } finally {
-      stopped = await stop(server)
-    }
-    const warnings = [...wrkProblems(main), ...serverWarnings(server.output())]
-    if (noisy !== null) warnings.push(noisy)
-    if (stopped.killed) warnings.push(`did not exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM: killed`)
-    else if (stopped.exit.code !== 0 && kind !== 'A') warnings.push(`exit ${stopped.exit.signal ?? stopped.exit.code} after SIGTERM`)
-    const m: Measurement = { kind, round, warm, main, peakRss, serverCpu, core0, core1, stopMs: stopped.ms, exit: stopped.exit, warnings }
-    if (kind === 'C' && dir !== null) {
-      const v = await verifyArchive(dir)
-      const answered = 1 + (warm?.requests ?? 0) + main.requests
-      m.recording = {
-        answered,
-        records: v.records,
-        files: v.files,
-        verifyOk: v.ok,
-        verifySeconds: v.seconds,
-        dropped: stats?.archive?.recordsDropped ?? null,
-        archiveBytes: stats?.archive?.bytesOut ?? null,
-        ratio: stats?.archive !== undefined && stats.archive.bytesOut > 0 ? stats.archive.bytesIn / stats.archive.bytesOut : null
-      }
-      if (!v.ok) warnings.push(`verify failed:\n${v.output.split('\n').slice(-6).join('\n')}`)
-      if (v.records < answered) warnings.push(`archive holds ${v.records} records, fewer than the ${answered} requests answered`)
+    }, args.warmup)
+    const { warm, main, warnings } = r
+    const m: Measurement = { kind, round, warm, main, peakRss: r.peakRss, serverCpu: r.serverCpu, core0: r.core0, core1: r.core1, stopMs: r.stopped.ms, exit: r.stopped.exit, warnings }
+    if (dir !== null) {
+      const c = await checkRecording(dir, 1 + (warm?.requests ?? 0) + main.requests, r.inspected)
+      m.recording = c.check
+      warnings.push(...c.warnings)
     }
     return m
   } finally {
-    if (dir !== null) {
-      removeTempDir(dir)
-    }
+    if (dir !== null) removeTempDir(dir)
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The long recording run: peak RSS over N requests
 
-interface RssRun extends RecordingCheck {
+interface RssRun extends RecordingCheck, CpuUse {
   target: number
   warm: WrkResult | null
   main: WrkResult
   /** [seconds since the measured run started, requests answered so far, RSS bytes]. */
   samples: Array<[number, number, number]>
   peakRss: number
-  seconds: number
-  serverCpu: number
-  core0: number
-  core1: number
   /** The slowest answer to GET /_blackhole/stats (polled every 250 ms under load): [ms, at s]. */
   slowestPoll: [number, number]
   stopMs: number
@@ -241,105 +180,75 @@ interface RssRun extends RecordingCheck {
 }
 
 async function rssRun (args: Args): Promise<RssRun> {
-  const noisy = await waitQuiet()
-  const port = await freePort()
   const dir = makeTempDir('fbh-sink-rss-')
   try {
-    const server = start(...serverCommand('C', port, dir))
-    let warm: WrkResult | null = null
-    let main: WrkResult
-    let peakRss: number
-    let serverCpu: number
-    let core0: number
-    let core1: number
-    let seconds: number
-    let pollMs: [number, number]
-    let stats: SinkStatsJson | null
     const samples: Array<[number, number, number]> = []
-    let stopped: Awaited<ReturnType<typeof stop>>
-    try {
-      await waitReady(server, port)
-      if (args.warmup > 0) warm = await runWrk(port, args.warmup)
-      const rate = warm !== null && warm.rps > 0 ? warm.rps : 10_000
-      // Long enough for N requests at 70 % of the warm-up rate, bounded; the poller stops wrk at N.
-      const duration = Math.min(RSS_MAX_SECONDS, Math.ceil(args.rssRequests / (0.7 * rate)) + 10)
-      process.stderr.write(`rss run: warm-up ${formatInt(rate)} req/s, wrk -d${duration}s, stopped at ${formatInt(args.rssRequests)} requests\n`)
-      const c0 = coreTimes()
-      const s0 = processCpu(server.pid)
-      const t0 = performance.now()
-      let noStats = false
-      let statsFailures = 0
-      let slowestPoll: [number, number] = [0, 0]
-      main = await runWrk(port, duration, async (interrupt, finished) => {
-        let nextSample = 0
-        let lastProgress = 0
-        for (;;) {
-          await sleep(250)
-          if (finished()) return
-          if (server.done()) { interrupt(); return }
-          const el = performance.now() - t0
-          const q0 = performance.now()
-          const st = noStats ? null : await sinkStats(port)
-          const q = performance.now() - q0
-          if (q > slowestPoll[0]) slowestPoll = [q, el / 1000]
-          if (st === null && ++statsFailures >= 5) noStats = true // no stats route: the duration bounds the run
-          if (st !== null) statsFailures = 0
-          const answered = st?.sink?.requests ?? NaN
-          if (el >= nextSample) {
-            const mem = memory(server.pid)
-            samples.push([el / 1000, answered, mem.rss])
-            nextSample += RSS_SAMPLE_MS
+    let slowestPoll: [number, number] = [0, 0]
+    const r = await measureServer({
+      command: port => serverCommand('C', port, dir),
+      urlPath: URL_PATH,
+      banner: BANNER,
+      load: async ({ server, port, warm }) => {
+        const rate = warm !== null && warm.rps > 0 ? warm.rps : 10_000
+        // Long enough for N requests at 70 % of the warm-up rate, bounded; the poller stops wrk at N.
+        const duration = Math.min(RSS_MAX_SECONDS, Math.ceil(args.rssRequests / (0.7 * rate)) + 10)
+        process.stderr.write(`rss run: warm-up ${formatInt(rate)} req/s, wrk -d${duration}s, stopped at ${formatInt(args.rssRequests)} requests\n`)
+        const t0 = performance.now()
+        let noStats = false
+        let statsFailures = 0
+        return await wrk(port, duration, async (interrupt, finished) => {
+          let nextSample = 0
+          let lastProgress = 0
+          for (;;) {
+            await sleep(250)
+            if (finished()) return
+            if (server.done()) { interrupt(); return }
+            const el = performance.now() - t0
+            const q0 = performance.now()
+            const st = noStats ? null : await sinkStats(port)
+            const q = performance.now() - q0
+            if (q > slowestPoll[0]) slowestPoll = [q, el / 1000]
+            if (st === null && ++statsFailures >= 5) noStats = true // no stats route: the duration bounds the run
+            if (st !== null) statsFailures = 0
+            const answered = st?.sink?.requests ?? NaN
+            if (el >= nextSample) {
+              const mem = memory(server.pid)
+              samples.push([el / 1000, answered, mem.rss])
+              nextSample += RSS_SAMPLE_MS
+            }
+            if (el - lastProgress >= 30_000) {
+              lastProgress = el
+              process.stderr.write(`  ${(el / 1000).toFixed(0)} s: ${formatInt(answered)} requests, RSS ${formatBytes(samples[samples.length - 1][2])}\n`)
+            }
+            if (answered >= args.rssRequests) { interrupt(); return }
           }
-          if (el - lastProgress >= 30_000) {
-            lastProgress = el
-            process.stderr.write(`  ${(el / 1000).toFixed(0)} s: ${formatInt(answered)} requests, RSS ${formatBytes(samples[samples.length - 1][2])}\n`)
-          }
-          if (answered >= args.rssRequests) { interrupt(); return }
-        }
-      })
-      seconds = (performance.now() - t0) / 1000
-      pollMs = slowestPoll
-      serverCpu = (processCpu(server.pid) - s0) / seconds
-      const c1 = coreTimes()
-      core0 = coreBusy(c0, c1, SERVER_CPU)
-      core1 = coreBusy(c0, c1, WRK_CPU)
-      const mem = memory(server.pid)
-      samples.push([seconds, NaN, mem.rss])
-      stats = await sinkStats(port)
-      if (stats?.sink?.requests !== undefined) samples[samples.length - 1][1] = stats.sink.requests
-      peakRss = mem.hwm
-    } finally {
-      stopped = await stop(server)
-    }
-    const warnings = [...wrkProblems(main), ...serverWarnings(server.output())]
-    if (noisy !== null) warnings.push(noisy)
-    if (stopped.killed) warnings.push('did not exit within 15 s of SIGTERM: killed')
-    else if (stopped.exit.code !== 0) warnings.push(`exit ${stopped.exit.signal ?? stopped.exit.code} after SIGTERM`)
+        })
+      },
+      inspect: async ({ server, port, seconds }) => {
+        samples.push([seconds, NaN, memory(server.pid).rss])
+        const stats = await sinkStats(port)
+        if (stats?.sink?.requests !== undefined) samples[samples.length - 1][1] = stats.sink.requests
+        return stats
+      }
+    }, args.warmup)
+    const { warm, main, warnings } = r
     const answered = 1 + (warm?.requests ?? 0) + main.requests
-    const v = await verifyArchive(dir)
-    if (!v.ok) warnings.push(`verify failed:\n${v.output.split('\n').slice(-6).join('\n')}`)
-    if (v.records < answered) warnings.push(`archive holds ${v.records} records, fewer than the ${answered} requests answered`)
+    const c = await checkRecording(dir, answered, r.inspected)
+    warnings.push(...c.warnings)
     if (answered < args.rssRequests) warnings.push(`only ${answered} of ${args.rssRequests} requests within ${RSS_MAX_SECONDS} s`)
     return {
+      ...c.check,
       target: args.rssRequests,
       warm,
       main,
       samples,
-      peakRss,
-      seconds,
-      serverCpu,
-      core0,
-      core1,
-      slowestPoll: pollMs,
-      answered,
-      records: v.records,
-      files: v.files,
-      verifyOk: v.ok,
-      verifySeconds: v.seconds,
-      dropped: stats?.archive?.recordsDropped ?? null,
-      archiveBytes: stats?.archive?.bytesOut ?? null,
-      ratio: stats?.archive !== undefined && stats.archive.bytesOut > 0 ? stats.archive.bytesIn / stats.archive.bytesOut : null,
-      stopMs: stopped.ms,
+      peakRss: r.peakRss,
+      seconds: r.seconds,
+      serverCpu: r.serverCpu,
+      core0: r.core0,
+      core1: r.core1,
+      slowestPoll,
+      stopMs: r.stopped.ms,
       warnings
     }
   } finally {
@@ -350,24 +259,14 @@ async function rssRun (args: Args): Promise<RssRun> {
 // ---------------------------------------------------------------------------------------------
 // Reports
 
-function wrkCommand (seconds: number | string): string {
-  return `taskset -c ${WRK_CPU} wrk -t1 -c${CONNECTIONS} -d${seconds}s --latency -s test/bench/post.lua http://127.0.0.1:PORT${URL_PATH}`
-}
-
 function serverCommandText (kind: Kind): string {
-  const base = `taskset -c ${SERVER_CPU} node dist/preset/cli.js serve --host 127.0.0.1 --port PORT --log-level warn --stats-interval 0`
   if (kind === 'A') return `taskset -c ${SERVER_CPU} node dist/test/bench/bare-fastify.js PORT`
-  return kind === 'B' ? `${base} --no-record` : `${base} --out TMPDIR`
+  return `taskset -c ${SERVER_CPU} ${serveCommandText(kind === 'B' ? ['--no-record'] : ['--out', 'TMPDIR'])}`
 }
 
-interface Ratio { name: string, value: number, perRound: Summary, goal: string, met: boolean }
-
-function throughputReport (ms: Measurement[], args: Args): { tables: string, ratios: Ratio[], notes: string[] } {
+function throughputReport (ms: Measurement[], args: Args): { tables: string, notes: string[] } {
   const by = (k: Kind): Measurement[] => ms.filter(m => m.kind === k)
-  // Disturbed runs (kept only when every attempt was disturbed) stay out of the figures, as long
-  // as the server has at least one clean run.
-  const clean = (m: Measurement): boolean => disturbance(m) <= DISTURBED
-  const used = (k: Kind): Measurement[] => by(k).some(clean) ? by(k).filter(clean) : by(k)
+  const used = (k: Kind): Measurement[] => usedRuns(by(k))
   const rows: string[][] = []
   const sums = new Map<Kind, { rps: Summary, p99: Summary }>()
   for (const k of KINDS) {
@@ -395,15 +294,7 @@ function throughputReport (ms: Measurement[], args: Args): { tables: string, rat
 
   // Ratios: of the medians, and the spread of the same ratio paired within each round (rounds
   // where both runs were used).
-  const rounds = [...new Set(ms.map(m => m.round))]
-  const paired = (num: Kind, den: Kind, f: (m: Measurement) => number): Summary => {
-    const v = rounds.map(r => {
-      const a = used(num).find(m => m.round === r)
-      const b = used(den).find(m => m.round === r)
-      return a !== undefined && b !== undefined ? f(a) / f(b) : NaN
-    }).filter(Number.isFinite)
-    return v.length > 0 ? summarize(v) : { median: NaN, min: NaN, max: NaN, n: 0 }
-  }
+  const paired = (num: Kind, den: Kind, f: (m: Measurement) => number): Summary | null => perRoundRatio(used(num), used(den), f)
   const s = (k: Kind): { rps: Summary, p99: Summary } => sums.get(k) as { rps: Summary, p99: Summary }
   const ba = s('B').rps.median / s('A').rps.median
   const cb = s('C').rps.median / s('B').rps.median
@@ -413,9 +304,6 @@ function throughputReport (ms: Measurement[], args: Args): { tables: string, rat
     { name: 'C/B req/s (recording vs no-record)', value: cb, perRound: (paired('C', 'B', m => m.main.rps)), goal: '≥ 0.80', met: cb >= 0.80 },
     { name: 'C p99 / B p99 latency', value: lat, perRound: (paired('C', 'B', m => m.main.p99Ms)), goal: '≤ 1.5', met: lat <= 1.5 }
   ]
-  const ratioTable = markdownTable(['Ratio', 'of the medians', 'per round min–max', 'goal', 'met'],
-    ratios.map(r => [r.name, r.value.toFixed(3), r.perRound.n === 0 ? 'n/a' : `${r.perRound.min.toFixed(3)}–${r.perRound.max.toFixed(3)} (${r.perRound.n} round${r.perRound.n === 1 ? '' : 's'})`, r.goal, r.met ? 'yes' : '**no**']),
-    ['l', 'r', 'r', 'l', 'l'])
 
   const cs = by('C').filter(m => m.recording !== undefined)
   const recRows = cs.map(m => {
@@ -429,14 +317,13 @@ function throughputReport (ms: Measurement[], args: Args): { tables: string, rat
   const notes: string[] = []
   notes.push(`A run is measured again (up to ${args.maxAttempts} times in all) when CPU 0 or CPU 1 spent more than ${pct(DISTURBED)} of the run on other processes; a run still disturbed after that is kept in the list but left out of the figures when its server has clean runs`)
   const kept = KINDS.flatMap(used)
-  const foreign0 = Math.max(...kept.map(m => m.core0 - m.serverCpu))
-  const foreign1 = Math.max(...kept.map(m => m.core1 - (Number.isFinite(m.main.cpuSeconds) ? m.main.cpuSeconds / m.main.seconds : 0)))
+  const [foreign0, foreign1] = otherLoad(kept)
   const dropped = ms.length - kept.length
   if (dropped > 0) notes.push(`${dropped} disturbed run(s) left out of the figures (listed below)`)
   notes.push(`In the runs used, CPU 0 was busy beyond the server's own CPU time at most ${pct(foreign0)} (other processes, interrupts), CPU 1 beyond wrk's at most ${pct(foreign1)}`)
   for (const m of ms) for (const w of m.warnings) notes.push(`round ${m.round + 1} ${m.kind}: ${w}`)
-  const tables = [table, '**Ratios** (goals from issues 4 and 8):', '', ratioTable, `**Recording check** (C: \`blackhole verify\` on the archive after SIGTERM; requests answered = readiness probe + warm-up + measured run; ${args.duration} s runs):`, '', recTable].join('\n')
-  return { tables, ratios, notes }
+  const tables = [table, '**Ratios** (goals from issues 4 and 8):', '', ratioTable(ratios), `**Recording check** (C: \`blackhole verify\` on the archive after SIGTERM; requests answered = readiness probe + warm-up + measured run; ${args.duration} s runs):`, '', recTable].join('\n')
+  return { tables, notes }
 }
 
 function rssReport (r: RssRun): string {
@@ -472,24 +359,8 @@ const SECTION = 'sink-bench'
 const PART_T = 'sink-bench-throughput'
 const PART_R = 'sink-bench-rss'
 
-function partOf (text: string, name: string): string | null {
-  const s = `<!-- ${name}:start -->`
-  const e = `<!-- ${name}:end -->`
-  const i = text.indexOf(s)
-  const j = text.indexOf(e)
-  return i !== -1 && j > i ? text.slice(i, j + e.length) : null
-}
-
-function block (name: string, body: string): string {
-  return `<!-- ${name}:start -->\n${body.trimEnd()}\n<!-- ${name}:end -->`
-}
-
 function writeDocs (throughput: string | null, rss: string | null): void {
-  const current = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : ''
-  const section = partOf(current, SECTION) ?? ''
-  const t = throughput !== null ? block(PART_T, throughput) : partOf(section, PART_T) ?? block(PART_T, '_Not measured yet._')
-  const r = rss !== null ? block(PART_R, rss) : partOf(section, PART_R) ?? block(PART_R, '_Not measured yet._')
-  const body = [
+  const head = [
     '### Preset sink throughput (`test/bench/sink.ts`)',
     '',
     'Three servers, each started fresh on a free 127.0.0.1 port and pinned to CPU 0, loaded by wrk',
@@ -505,16 +376,10 @@ function writeDocs (throughput: string | null, rss: string | null): void {
     'SIGTERM; for C, `blackhole verify` counts the records in the sealed archive afterwards.',
     'Medians over the rounds with the min–max spread. "server CPU" is the server process\'s CPU time',
     '(every thread) over the measured run\'s wall time; "core 1 busy" is CPU 1 (wrk\'s) from',
-    '`/proc/stat`; "wrk CPU" is wrk\'s own CPU time (printed by `post.lua`).',
-    '',
-    t,
-    '',
-    r
+    '`/proc/stat`; "wrk CPU" is wrk\'s own CPU time (printed by `post.lua`).'
   ].join('\n')
-  replaceDocSection(DOCS, SECTION, body, DOCS_INTRO)
+  replaceDocParts(DOCS, SECTION, head, [[PART_T, throughput], [PART_R, rss]])
 }
-
-const DOCS_INTRO = '# Benchmarks\n'
 
 async function main (): Promise<void> {
   const argv = process.argv.slice(2)
@@ -528,24 +393,10 @@ async function main (): Promise<void> {
 
   let throughputDoc: string | null = null
   let rssDoc: string | null = null
-  const measurements: Measurement[] = []
-  for (let r = 0; r < args.rounds; r++) {
-    const order = KINDS.map((_, i) => KINDS[(i + r) % KINDS.length])
-    for (const k of order) {
-      let m = await measure(k, r, args)
-      let attempts = 1
-      for (; attempts < args.maxAttempts && disturbance(m) > DISTURBED; attempts++) {
-        process.stderr.write(`round ${r + 1} ${k}: other load on the cores (${pct(disturbance(m))}), measuring again\n`)
-        m = await measure(k, r, args)
-      }
-      if (disturbance(m) > DISTURBED) m.warnings.unshift(`**disturbed**: other processes took ${pct(disturbance(m))} of a core during the run kept (attempt ${attempts} of ${args.maxAttempts})`)
-      else if (attempts > 1) m.warnings.unshift(`measured ${attempts} times: the earlier attempts were disturbed by other processes`)
-      measurements.push(m)
-      const rec = m.recording === undefined ? '' : `, records ${formatInt(m.recording.records)} ≥ answered ${formatInt(m.recording.answered)}: ${m.recording.records >= m.recording.answered ? 'yes' : 'NO'}`
-      process.stderr.write(`round ${r + 1} ${k}: ${formatInt(m.main.rps)} req/s, p99 ${format3(m.main.p99Ms)} ms, peak RSS ${mib(m.peakRss)} MiB, server CPU ${pct(m.serverCpu)}, core0 ${pct(m.core0)}, core1 ${pct(m.core1)}, wrk CPU ${pct(m.main.cpuSeconds / m.main.seconds)}${rec}\n`)
-      for (const w of m.warnings) process.stderr.write(`  warning: ${w}\n`)
-    }
-  }
+  const measurements = await measureRounds(args, async (k, r) => await measure(k, r, args), m => {
+    const rec = m.recording === undefined ? '' : `, records ${formatInt(m.recording.records)} ≥ answered ${formatInt(m.recording.answered)}: ${m.recording.records >= m.recording.answered ? 'yes' : 'NO'}`
+    return `${formatInt(m.main.rps)} req/s, p99 ${format3(m.main.p99Ms)} ms, peak RSS ${mib(m.peakRss)} MiB, server CPU ${pct(m.serverCpu)}, core0 ${pct(m.core0)}, core1 ${pct(m.core1)}, wrk CPU ${pct(m.main.cpuSeconds / m.main.seconds)}${rec}`
+  })
   if (measurements.length > 0) {
     const t = throughputReport(measurements, args)
     process.stdout.write(`\n${t.tables}\n`)
@@ -554,18 +405,7 @@ async function main (): Promise<void> {
     throughputDoc = [
       '#### Throughput, latency and peak RSS',
       '',
-      'Commands:',
-      '',
-      '```sh',
-      'npm run build',
-      wrkBenchCommand('sink.js', args),
-      '```',
-      '',
-      'wrk, for each server (warm-up with the same command and `-d' + String(args.warmup) + 's`):',
-      '',
-      '```sh',
-      wrkCommand(args.duration),
-      '```',
+      ...wrkBenchCommandLines('sink.js', args, URL_PATH),
       '',
       ...machineLines(machine),
       `- Code: ${code}`,
