@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { getCodec, type BlockCodec } from '../format/codecs.js'
 import { encodeBlocksInto, encodedBound, frameEnd, frameHeader, MAX_BLOCK_INPUT } from '../format/lz4-frame.js'
-import { copyBytes, PreparedRequest, releaseTarget, w32, type RequestRecord } from '../format/record.js'
+import { PreparedRequest, RecordTarget, w32, type RequestRecord } from '../format/record.js'
 import { createXxh32, xxh32StateTransferable, type Xxh32Stream } from '../format/xxh32.js'
 import { compressThread, isShared, sharedBuffer } from './compress-thread.js'
 import { liveTmpFiles, recoverTmpFiles } from './recover.js'
@@ -99,6 +99,7 @@ export class ArchiveWriter {
   readonly #log: RateLimitedLog
   readonly #onSeal: ((file: SealedFile) => void) | undefined
   readonly #free: Buffer[] = []
+  readonly #target = new RecordTarget()
   #batch: Batch
   #queue: Batch[] = []
   #pendingBytes = 0
@@ -176,7 +177,7 @@ export class ArchiveWriter {
     const p = new PreparedRequest(r)
     const at = this.#reserve(p.size)
     if (at < 0) return false
-    p.writeTo(this.#batch.buf, at)
+    p.writeTo(this.#batch.buf, at, this.#target)
     if (this.#batch.len >= this.#o.batchBytes) this.#sealBatch()
     return true
   }
@@ -189,7 +190,7 @@ export class ArchiveWriter {
     if (this.#closed) return this.#drop('closed') >= 0
     const at = this.#reserve(bytes.length)
     if (at < 0) return false
-    copyBytes(this.#batch.buf, bytes, at)
+    this.#target.copy(this.#batch.buf, bytes, at)
     if (this.#batch.len >= this.#o.batchBytes) this.#sealBatch()
     return true
   }
@@ -605,7 +606,7 @@ export class ArchiveWriter {
       this.#batch = { buf: Buffer.alloc(0), len: 0, records: 0 }
       this.#free.length = 0
       this.#out = Buffer.alloc(0)
-      releaseTarget()
+      this.#target.release()
     })()
     return this.#closing
   }
