@@ -7,6 +7,7 @@ import { decodeRaw, newSummary, readFileRecords } from './reader.js'
 import { isLiveName, writerPid } from '../format/archive-name.js'
 import { frameEnd, parseFrameHeader } from '../format/lz4-frame.js'
 import { createXxh32 } from '../format/xxh32.js'
+import { isThisProcessFile } from './process-files.js'
 import { seal } from './seal.js'
 
 export interface RecoveryResult {
@@ -20,9 +21,6 @@ export interface RecoveryResult {
   cut?: string
   error?: Error
 }
-
-/** `.tmp` files this process is writing right now; recovery never touches them. */
-export const liveTmpFiles = new Set<string>()
 
 /** The process exists (possibly another user's). */
 export function isAlive (pid: number): boolean {
@@ -117,15 +115,17 @@ export async function recoverTmpFile (tmpPath: string): Promise<RecoveryResult> 
 }
 
 /**
- * Recovers every `.tmp` archive in `dir`. With `skipLive`, files named after a process that is
- * still running (another worker writing the same directory) are left alone.
+ * Recovers every `.tmp` archive in `dir`, except the files of this very process (open in one of
+ * its writers, or left for its next start) and those `skip` names. With `skipLive`, files named
+ * after another process that is still running (another worker writing the same directory) are
+ * left alone too.
  */
-export async function recoverTmpFiles (dir: string, opts: { skipLive?: boolean } = {}): Promise<RecoveryResult[]> {
+export async function recoverTmpFiles (dir: string, opts: { skipLive?: boolean, skip?: (file: string) => boolean } = {}): Promise<RecoveryResult[]> {
   const names = (await readdir(dir)).filter(isLiveName).sort()
   const results: RecoveryResult[] = []
   for (const name of names) {
     const file = path.join(dir, name)
-    if (liveTmpFiles.has(file)) continue
+    if (isThisProcessFile(name) || opts.skip?.(file) === true) continue
     const pid = writerPid(name)
     if (opts.skipLive && pid !== null && pid !== process.pid && isAlive(pid)) continue
     results.push(await recoverTmpFile(file))
