@@ -31,6 +31,8 @@ export class ArchiveWriter {
   readonly #o: ResolvedWriterOptions
   readonly #log: RateLimitedLog
   readonly #parts: WriterParts
+  /** The parts' batches, read on every record. */
+  readonly #batches: Batches
   readonly #ready: Promise<void>
   #closing: Promise<void> | null = null
   #timer: NodeJS.Timeout | null = null
@@ -48,7 +50,7 @@ export class ArchiveWriter {
     this.#ready = this.#start()
     // Surface start-up problems through ready(); appends meanwhile are queued.
     this.#ready.catch(() => {})
-    const batches = new Batches(o, size => encoder.alloc(size), counters, log, () => loop.kick())
+    const batches = this.#batches = new Batches(o, size => encoder.alloc(size), counters, log, () => loop.kick())
     const loop = new WriteLoop(this.#ready, batches, encoder, files, counters, log)
     this.#parts = { dir: this.dir, batches, loop, encoder, files, counters, log }
     if (o.flushOnExit) process.on('exit', this.#onExit)
@@ -77,7 +79,7 @@ export class ArchiveWriter {
 
   /** Encodes a record straight into the current batch. Returns false when it was dropped. */
   record (r: RequestRecord): boolean {
-    return this.#parts.batches.record(r)
+    return this.#batches.record(r)
   }
 
   /**
@@ -85,7 +87,7 @@ export class ArchiveWriter {
    * Returns false when the record was dropped (writer closed, or too much pending).
    */
   append (bytes: Uint8Array): boolean {
-    return this.#parts.batches.append(bytes)
+    return this.#batches.append(bytes)
   }
 
   #tick (): void {

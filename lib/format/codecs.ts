@@ -174,8 +174,8 @@ class Liblz4Codec implements BlockCodec {
   }
 }
 
-// One instance of each, for callers that hand a codec around by name of implementation (the
-// tests and benchmarks); the library itself takes its own from getCodec and readCodec.
+// Ready-made instances for callers that pick an implementation themselves (tests, benchmarks);
+// the library takes its own from getCodec and readCodec.
 export const lz4jsCodec: BlockCodec = new Lz4jsCodec()
 export const lz4NapiCodec: BlockCodec | null = lz4Napi
 export const liblz4Codec: BlockCodec | null = liblz4 === null ? null : new Liblz4Codec(liblz4)
@@ -183,7 +183,7 @@ export const liblz4Codec: BlockCodec | null = liblz4 === null ? null : new Liblz
 const CODEC_PACKAGES: Record<string, string> = { liblz4: 'lz4', 'lz4-napi': 'lz4-napi' }
 
 /**
- * Returns the block codec for a name, or null for `none` (raw `.fbf` files).
+ * Returns a block codec of its own for a name, or null for `none` (raw `.fbf` files).
  * `auto` is the fastest installed: liblz4, then lz4-napi, then lz4js (always there).
  */
 export function getCodec (name: CodecName = 'auto'): BlockCodec | null {
@@ -205,7 +205,7 @@ function notInstalled (name: 'liblz4' | 'lz4-napi'): Error {
   return new CodecError(`codec "${name}" is not installed (npm install ${CODEC_PACKAGES[name]}), use "lz4js"`)
 }
 
-/** The fastest codec available, for reading any archive. */
+/** A codec of its own of the fastest kind available, for reading any archive. */
 export function readCodec (): BlockCodec {
   if (liblz4 !== null) return new Liblz4Codec(liblz4)
   return lz4Napi ?? new Lz4jsCodec()
