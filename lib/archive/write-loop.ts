@@ -12,7 +12,7 @@ import { writeAt } from './write-at.js'
 import type { WriterCounters } from './writer-stats.js'
 
 /** The write in flight: replayed by the exit flush, since positional writes are idempotent. */
-export interface InFlight {
+interface InFlight {
   batch: Batch
   /** The encoded bytes, once known, and where they go. */
   data: Buffer | null
