@@ -3,6 +3,7 @@
 // beside the request thread instead of on it. Batches and outputs live in SharedArrayBuffers,
 // so a job is a few numbers and references: nothing is copied or transferred.
 import { Worker } from 'node:worker_threads'
+import { CompressThreadError } from '../errors.js'
 
 /** How far below the thread that starts it the compression thread runs (nice value, Linux). */
 export const COMPRESS_THREAD_NICE = 5
@@ -58,11 +59,11 @@ export class CompressThread {
       if (p === undefined) return
       this.#pending.delete(r.id)
       if (this.#pending.size === 0) this.#worker.unref()
-      if (r.error !== undefined) p.reject(new Error(`compression thread: ${r.error}`))
+      if (r.error !== undefined) p.reject(new CompressThreadError(`compression thread: ${r.error}`))
       else p.resolve(r)
     })
     this.#worker.on('error', (err) => this.#fail(err))
-    this.#worker.on('exit', (code) => this.#fail(new Error(`compression thread exited with code ${code}`)))
+    this.#worker.on('exit', (code) => this.#fail(new CompressThreadError(`compression thread exited with code ${code}`)))
   }
 
   /** Why the thread is gone, or null while it works. */
@@ -89,6 +90,8 @@ export class CompressThread {
   }
 }
 
+// Process-wide on purpose: one thread serves every writer of the process (see the top of the
+// file); a thread per writer would multiply threads, not throughput.
 let shared: CompressThread | null = null
 
 /** The process's compression thread, started on first use. */

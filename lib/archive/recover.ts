@@ -1,10 +1,14 @@
 // Crash recovery: a `.tmp` archive left by a dead process is cut after its last whole block
 // that ends on a record boundary, given its end mark and content checksum, and sealed.
-import { open, readdir, rename, unlink } from 'node:fs/promises'
+import { open, readdir, unlink } from 'node:fs/promises'
 import path from 'node:path'
-import { ArchiveError, decodeRaw, newSummary, readFileRecords } from './reader.js'
+import { ArchiveError } from '../errors.js'
+import { decodeRaw, newSummary, readFileRecords } from './reader.js'
+import { isLiveName, writerPid } from '../format/archive-name.js'
 import { frameEnd, parseFrameHeader } from '../format/lz4-frame.js'
 import { createXxh32 } from '../format/xxh32.js'
+import { isThisProcessFile } from './process-files.js'
+import { seal } from './seal.js'
 
 export interface RecoveryResult {
   file: string
@@ -17,11 +21,6 @@ export interface RecoveryResult {
   cut?: string
   error?: Error
 }
-
-/** `.tmp` files this process is writing right now; recovery never touches them. */
-export const liveTmpFiles = new Set<string>()
-
-const TMP_NAME = /_(\d+)-[0-9a-f]+\.fbf(\.lz4)?\.tmp$/
 
 /** The process exists (possibly another user's). */
 export function isAlive (pid: number): boolean {
@@ -58,7 +57,6 @@ export async function recoverTmpFile (tmpPath: string): Promise<RecoveryResult> 
       if (!(err instanceof ArchiveError)) throw err
       result.cut = err.message
     }
-    const finalPath = tmpPath.slice(0, -'.tmp'.length)
     if (sum.wholeStreamBytes === 0) {
       // Nothing whole to keep (no block yet, or an empty file).
       result.droppedBytes = sum.fileBytes
@@ -67,48 +65,49 @@ export async function recoverTmpFile (tmpPath: string): Promise<RecoveryResult> 
     }
     result.droppedBytes = result.cut === undefined ? 0 : sum.fileBytes - sum.wholeFileBytes
     if (result.cut === undefined) {
-      // Read to the end without a problem: already complete (crashed between seal and rename).
+      // Read to the end without a problem: already complete (crashed between seal and rename),
+      // so only its name is missing.
       result.records = sum.records
-    } else {
-      // Pass 2: count the whole records and hash their content, then cut and close the frame.
-      // The content checksum covers the last frame only (a .tmp may follow whole frames).
-      let hash = createXxh32()
-      let hashed = 0
-      let frame = 0
-      const sum2 = newSummary(tmpPath)
-      const onContent = (chunk: Uint8Array): void => {
-        if (sum2.frames !== frame) {
-          frame = sum2.frames
-          hash = createXxh32()
-        }
-        if (hashed < sum.wholeStreamBytes) hash.update(chunk)
-        hashed += chunk.length
-      }
-      try {
-        for await (const rec of readFileRecords(tmpPath, { onContent }, sum2)) {
-          if (rec.streamOffset + 8 + rec.bytes.length > sum.wholeStreamBytes) break
-          result.records++
-        }
-      } catch (err) {
-        if (!(err instanceof ArchiveError)) throw err
-      }
-      const fh = await open(tmpPath, 'r+')
-      try {
-        await fh.truncate(sum.wholeFileBytes)
-        if (sum.format === 'lz4') {
-          const head = Buffer.alloc(19)
-          await fh.read(head, 0, 19, 0)
-          const header = parseFrameHeader(head)
-          const end = frameEnd(header?.contentChecksum ? hash.digest() : null)
-          await fh.write(end, 0, end.length, sum.wholeFileBytes)
-        }
-        await fh.datasync()
-      } finally {
-        await fh.close()
-      }
+      result.sealed = await seal({ fd: null, path: tmpPath, bytes: sum.fileBytes, end: null }, { fsync: false })
+      return result
     }
-    await rename(tmpPath, finalPath)
-    result.sealed = finalPath
+    // Pass 2: count the whole records and hash their content, then cut and close the frame.
+    // The content checksum covers the last frame only (a .tmp may follow whole frames).
+    let hash = createXxh32()
+    let hashed = 0
+    let frame = 0
+    const sum2 = newSummary(tmpPath)
+    const onContent = (chunk: Uint8Array): void => {
+      if (sum2.frames !== frame) {
+        frame = sum2.frames
+        hash = createXxh32()
+      }
+      if (hashed < sum.wholeStreamBytes) hash.update(chunk)
+      hashed += chunk.length
+    }
+    try {
+      for await (const rec of readFileRecords(tmpPath, { onContent }, sum2)) {
+        if (rec.streamOffset + 8 + rec.bytes.length > sum.wholeStreamBytes) break
+        result.records++
+      }
+    } catch (err) {
+      if (!(err instanceof ArchiveError)) throw err
+    }
+    const fh = await open(tmpPath, 'r+')
+    try {
+      await fh.truncate(sum.wholeFileBytes)
+      let end: Buffer | null = null
+      if (sum.format === 'lz4') {
+        const head = Buffer.alloc(19)
+        await fh.read(head, 0, 19, 0)
+        const header = parseFrameHeader(head)
+        end = frameEnd(header?.contentChecksum ? hash.digest() : null)
+      }
+      // Recovery has no fsync option of its own: it always syncs.
+      result.sealed = await seal({ fd: fh.fd, path: tmpPath, bytes: sum.wholeFileBytes, end }, { fsync: true }, () => fh.close())
+    } finally {
+      await fh.close()
+    }
   } catch (err) {
     result.error = err as Error
   }
@@ -116,17 +115,19 @@ export async function recoverTmpFile (tmpPath: string): Promise<RecoveryResult> 
 }
 
 /**
- * Recovers every `.tmp` archive in `dir`. With `skipLive`, files named after a process that is
- * still running (another worker writing the same directory) are left alone.
+ * Recovers every `.tmp` archive in `dir`, except the files of this very process (open in one of
+ * its writers, or left for its next start) and those `skip` names. With `skipLive`, files named
+ * after another process that is still running (another worker writing the same directory) are
+ * left alone too.
  */
-export async function recoverTmpFiles (dir: string, opts: { skipLive?: boolean } = {}): Promise<RecoveryResult[]> {
-  const names = (await readdir(dir)).filter(n => /\.fbf(\.lz4)?\.tmp$/.test(n)).sort()
+export async function recoverTmpFiles (dir: string, opts: { skipLive?: boolean, skip?: (file: string) => boolean } = {}): Promise<RecoveryResult[]> {
+  const names = (await readdir(dir)).filter(isLiveName).sort()
   const results: RecoveryResult[] = []
   for (const name of names) {
     const file = path.join(dir, name)
-    if (liveTmpFiles.has(file)) continue
-    const m = TMP_NAME.exec(name)
-    if (opts.skipLive && m !== null && Number(m[1]) !== process.pid && isAlive(Number(m[1]))) continue
+    if (isThisProcessFile(name) || opts.skip?.(file) === true) continue
+    const pid = writerPid(name)
+    if (opts.skipLive && pid !== null && pid !== process.pid && isAlive(pid)) continue
     results.push(await recoverTmpFile(file))
   }
   return results

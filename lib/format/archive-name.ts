@@ -9,8 +9,8 @@ export const LIVE_SUFFIX = '.tmp'
 
 const SEALED = /\.fbf(\.lz4)?$/i
 const LIVE = /\.fbf(\.lz4)?\.tmp$/i
-// The pid part of a name this package writes, sealed or live.
-const OURS = /_(\d+)-[0-9a-f]+\.fbf(\.lz4)?(\.tmp)?$/i
+// The pid and unique parts of a name this package writes, sealed or live.
+const OURS = /_(\d+)-([0-9a-f]+)\.fbf(\.lz4)?(\.tmp)?$/i
 
 /** A sealed archive's name (or an s3 key): ends in `.fbf` or `.fbf.lz4`. */
 export function isArchiveName (name: string): boolean {
@@ -46,4 +46,10 @@ export function writerPid (name: string, prefix?: string): number | null {
   if (prefix !== undefined && !name.startsWith(prefix + '_')) return null
   const m = OURS.exec(name)
   return m === null ? null : Number(m[1])
+}
+
+/** The last four hex digits of a name of ours, sealed or live (the writer's `random`: see archiveName), or null for another name. */
+export function writerRandom (name: string): string | null {
+  const m = OURS.exec(name)
+  return m === null ? null : m[2].slice(-4).toLowerCase()
 }

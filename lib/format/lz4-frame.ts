@@ -3,6 +3,7 @@
 // end mark and content checksum when the file is sealed.
 import type { BlockCodec } from './codecs.js'
 import { xxh32 } from './xxh32.js'
+import { FrameHeaderError } from '../errors.js'
 
 export const LZ4_MAGIC = 0x184D2204
 export const LZ4_LEGACY_MAGIC = 0x184C2102
@@ -106,15 +107,15 @@ export function parseFrameHeader (b: Uint8Array): ParsedFrameHeader | null {
   if (b.length < 7) return null
   const flg = b[4]
   const bd = b[5]
-  if ((flg & 0xC0) !== FLG_VERSION) throw new Error(`unsupported LZ4 frame version ${(flg >> 6) & 3}`)
-  if ((flg & 0x02) !== 0 || (bd & 0x8F) !== 0) throw new Error('reserved bits set in LZ4 frame descriptor')
+  if ((flg & 0xC0) !== FLG_VERSION) throw new FrameHeaderError(`unsupported LZ4 frame version ${(flg >> 6) & 3}`)
+  if ((flg & 0x02) !== 0 || (bd & 0x8F) !== 0) throw new FrameHeaderError('reserved bits set in LZ4 frame descriptor')
   const blockId = (bd >> 4) & 7
-  if (blockId < 4) throw new Error(`invalid LZ4 block size id ${blockId}`)
+  if (blockId < 4) throw new FrameHeaderError(`invalid LZ4 block size id ${blockId}`)
   const length = 7 + ((flg & FLG_CONTENT_SIZE) ? 8 : 0) + ((flg & FLG_DICT_ID) ? 4 : 0)
   if (b.length < length) return null
-  if ((flg & FLG_DICT_ID) !== 0) throw new Error('LZ4 frames with a dictionary id are not supported')
+  if ((flg & FLG_DICT_ID) !== 0) throw new FrameHeaderError('LZ4 frames with a dictionary id are not supported')
   const hc = (xxh32(b.subarray(4, length - 1)) >>> 8) & 0xFF
-  if (hc !== b[length - 1]) throw new Error(`LZ4 frame header checksum mismatch (0x${b[length - 1].toString(16)}, expected 0x${hc.toString(16)})`)
+  if (hc !== b[length - 1]) throw new FrameHeaderError(`LZ4 frame header checksum mismatch (0x${b[length - 1].toString(16)}, expected 0x${hc.toString(16)})`)
   return {
     length,
     blockChecksum: (flg & FLG_BLOCK_CHECKSUM) !== 0,

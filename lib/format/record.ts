@@ -7,6 +7,9 @@
 // so we encode and decode them as latin1: that is byte-faithful both ways. A string
 // holding a character above U+00FF (only possible through the library API) is stored as
 // UTF-8 instead, so nothing is ever silently truncated.
+import { RecordFormatError } from '../errors.js'
+
+export { RecordFormatError }
 
 /** Field slots, in schema order. Never reorder: only append. */
 export const Field = {
@@ -213,7 +216,7 @@ function endVector (out: Buffer, base: number, pos: number, end: number, termina
  * Writes a string field at `pos` and points its table field at it; returns the next free
  * position. Empty strings are stored (an absent field and "" read the same anyway).
  */
-function putString (out: Buffer, base: number, slot: number, at: number, pos: number, v: Bytes): number {
+function putString (t: RecordTarget, out: Buffer, base: number, slot: number, at: number, pos: number, v: Bytes): number {
   if (v === undefined) {
     putSlot(out, base, slot, at, -1)
     return pos
@@ -223,31 +226,45 @@ function putString (out: Buffer, base: number, slot: number, at: number, pos: nu
   if (typeof v === 'string') {
     end = putLatin1(out, v, pos + 4)
   } else {
-    putBytes(out, v, pos + 4)
+    putBytes(out, v, pos + 4, t.shared)
     end = pos + 4 + v.length
   }
   return endVector(out, base, pos, end, true)
 }
 
-// The buffer being written: a DataView of it (Buffer.writeBigUInt64LE splits the BigInt with
-// BigInt arithmetic; DataView writes it natively) and whether its memory is shared. Kept per
-// buffer, since reading `out.buffer` is a call into C++.
-let viewed: Buffer | null = null
-let view: DataView = new DataView(new ArrayBuffer(0))
-let viewedShared = false
+const NO_VIEW = new DataView(new ArrayBuffer(0))
 
-function target (out: Buffer): void {
-  if (out === viewed) return
-  viewed = out
-  view = new DataView(out.buffer, out.byteOffset, out.length)
-  viewedShared = out.buffer instanceof SharedArrayBuffer
-}
+/**
+ * The buffer records are being written into: a DataView of it (Buffer.writeBigUInt64LE splits
+ * the BigInt with BigInt arithmetic; DataView writes it natively) and whether its memory is
+ * shared. Kept per buffer, since reading `out.buffer` is a call into C++. Each writer owns one,
+ * so one writer letting go of its buffers never touches another's.
+ */
+export class RecordTarget {
+  #out: Buffer | null = null
+  view: DataView = NO_VIEW
+  shared = false
 
-/** Lets go of the last buffer written (a closed writer's batch would otherwise stay alive here). */
-export function releaseTarget (): void {
-  viewed = null
-  view = new DataView(new ArrayBuffer(0))
-  viewedShared = false
+  /** Points at `out` (nothing to do when it already does). */
+  set (out: Buffer): void {
+    if (out === this.#out) return
+    this.#out = out
+    this.view = new DataView(out.buffer, out.byteOffset, out.length)
+    this.shared = out.buffer instanceof SharedArrayBuffer
+  }
+
+  /** Lets go of the last buffer written (a closed writer's batch would otherwise stay alive here). */
+  release (): void {
+    this.#out = null
+    this.view = NO_VIEW
+    this.shared = false
+  }
+
+  /** `putBytes` for any buffer (the writer's `append`). */
+  copy (out: Buffer, src: Uint8Array, at: number): void {
+    this.set(out)
+    putBytes(out, src, at, this.shared)
+  }
 }
 
 /**
@@ -256,18 +273,12 @@ export function releaseTarget (): void {
  * (V8's relaxed memmove: 0.85 µs for a 2 KB body); Buffer.fill with a buffer as the value is a
  * memcpy in C++ (0.1 µs). Short copies stay with set, which has no call overhead.
  */
-function putBytes (out: Buffer, src: Uint8Array, at: number): void {
-  if (viewedShared && src.length >= 128) out.fill(src, at, at + src.length)
+function putBytes (out: Buffer, src: Uint8Array, at: number, shared: boolean): void {
+  if (shared && src.length >= 128) out.fill(src, at, at + src.length)
   else out.set(src, at)
 }
 
-/** `putBytes` for any buffer (the writer's `append`). */
-export function copyBytes (out: Buffer, src: Uint8Array, at: number): void {
-  target(out)
-  putBytes(out, src, at)
-}
-
-function putU64 (out: Buffer, base: number, slot: number, at: number, v: bigint | undefined): void {
+function putU64 (t: RecordTarget, out: Buffer, base: number, slot: number, at: number, v: bigint | undefined): void {
   const p = base + TABLE + at
   if (v === undefined || v === 0n) {
     // Absent (the usual case for two of the three): no BigInt work.
@@ -277,7 +288,7 @@ function putU64 (out: Buffer, base: number, slot: number, at: number, v: bigint 
     return
   }
   w16(out, slotAt(base, slot), at)
-  view.setBigUint64(p, BigInt.asUintN(64, v), true)
+  t.view.setBigUint64(p, BigInt.asUintN(64, v), true)
 }
 
 function putU16 (out: Buffer, base: number, slot: number, at: number, v: number | undefined): void {
@@ -314,10 +325,13 @@ export class PreparedRequest {
       vectorRoom(lengthOf(this.httpVersion), true)
   }
 
-  /** Writes the record at `out[base]`; `out` must have `size` bytes from there. Returns `size`. */
-  writeTo (out: Buffer, base: number): number {
+  /**
+   * Writes the record at `out[base]`; `out` must have `size` bytes from there. Returns `size`.
+   * A writer passes its own target, which remembers the buffer across records.
+   */
+  writeTo (out: Buffer, base: number, t: RecordTarget = new RecordTarget()): number {
     const r = this.r
-    target(out)
+    t.set(out)
     w32(out, base, TABLE)
     w16(out, base + VTABLE, VTABLE_SIZE)
     w16(out, base + VTABLE + 2, TABLE_SIZE)
@@ -326,30 +340,30 @@ export class PreparedRequest {
     const body = r.body ?? null
     putU16(out, base, Field.remotePort, At.remotePort, r.remotePort)
     putU16(out, base, Field.responseStatus, At.responseStatus, r.responseStatus)
-    putU64(out, base, Field.timeNs, At.timeNs, r.timeNs)
+    putU64(t, out, base, Field.timeNs, At.timeNs, r.timeNs)
     const bodyLength = r.bodyLength ?? (body === null ? 0 : body.length)
     const storeLength = r.bodyTruncated === true || (body !== null && bodyLength !== body.length) || (body === null && bodyLength !== 0)
-    putU64(out, base, Field.bodyLength, At.bodyLength, storeLength ? BigInt(bodyLength) : undefined)
-    putU64(out, base, Field.responseTimeNs, At.responseTimeNs, r.responseTimeNs)
+    putU64(t, out, base, Field.bodyLength, At.bodyLength, storeLength ? BigInt(bodyLength) : undefined)
+    putU64(t, out, base, Field.responseTimeNs, At.responseTimeNs, r.responseTimeNs)
     let pos = base + VECTORS
-    pos = putString(out, base, Field.id, At.id, pos, this.id)
-    pos = putString(out, base, Field.method, At.method, pos, this.method)
-    pos = putString(out, base, Field.uri, At.uri, pos, this.uri)
+    pos = putString(t, out, base, Field.id, At.id, pos, this.id)
+    pos = putString(t, out, base, Field.method, At.method, pos, this.method)
+    pos = putString(t, out, base, Field.uri, At.uri, pos, this.uri)
     if (this.rawHeadersLength >= 0) {
       putSlot(out, base, Field.headers, At.headers, pos)
       pos = endVector(out, base, pos, putRawHeaders(out, r.rawHeaders as readonly string[], pos + 4, this.rawHeadersLength), true)
     } else {
-      pos = putString(out, base, Field.headers, At.headers, pos, this.headers)
+      pos = putString(t, out, base, Field.headers, At.headers, pos, this.headers)
     }
     if (body === null) {
       putSlot(out, base, Field.body, At.body, -1)
     } else {
       putSlot(out, base, Field.body, At.body, pos)
-      putBytes(out, body, pos + 4)
+      putBytes(out, body, pos + 4, t.shared)
       pos = endVector(out, base, pos, pos + 4 + body.length, false)
     }
-    pos = putString(out, base, Field.remoteAddr, At.remoteAddr, pos, this.remoteAddr)
-    pos = putString(out, base, Field.httpVersion, At.httpVersion, pos, this.httpVersion)
+    pos = putString(t, out, base, Field.remoteAddr, At.remoteAddr, pos, this.remoteAddr)
+    pos = putString(t, out, base, Field.httpVersion, At.httpVersion, pos, this.httpVersion)
     const truncated = r.bodyTruncated === true
     w16(out, slotAt(base, Field.bodyTruncated), truncated ? At.bodyTruncated : 0)
     out[base + TABLE + At.bodyTruncated] = truncated ? 1 : 0
@@ -364,14 +378,6 @@ export function encodeRequest (r: RequestRecord): Uint8Array {
   const out = Buffer.alloc(p.size)
   p.writeTo(out, 0)
   return new Uint8Array(out.buffer, out.byteOffset, out.length)
-}
-
-/** A record whose FlatBuffer structure points outside its bytes. */
-export class RecordFormatError extends Error {
-  constructor (message: string) {
-    super(message)
-    this.name = 'RecordFormatError'
-  }
 }
 
 /**

@@ -4,6 +4,7 @@
 // compression worker) and resumed here by flushSync at exit. xxhash-wasm is the fallback.
 import { createRequire } from 'node:module'
 import xxhash from 'xxhash-wasm'
+import { MissingPackageError } from '../errors.js'
 
 const api = await xxhash()
 
@@ -57,7 +58,7 @@ export function createXxh32 (state?: Uint8Array): Xxh32Stream {
     }
     return stream
   }
-  if (state !== undefined) throw new Error('xxh32 state cannot be resumed without the native xxhash addon (package lz4)')
+  if (state !== undefined) throw new MissingPackageError('xxh32 state cannot be resumed without the native xxhash addon (package lz4)')
   const h = api.create32(0)
   const stream: Xxh32Stream = {
     update (data) {

@@ -19,7 +19,7 @@ import { readArchive, type ReadOptions } from '../../lib/archive/reader.js'
 import { liblz4Codec, lz4jsCodec, lz4NapiCodec, type BlockCodec, type CodecName } from '../../lib/format/codecs.js'
 import { prng } from '../../lib/replay/filter.js'
 import { encodeBlocks } from '../../lib/format/lz4-frame.js'
-import { encodeRequest, PreparedRequest, type RequestRecord } from '../../lib/format/record.js'
+import { encodeRequest, PreparedRequest, RecordTarget, type RequestRecord } from '../../lib/format/record.js'
 import { BENCHMARKS_DOC, replaceDocSection } from './support/docs.js'
 import { format3, formatBytes, formatInt, markdownTable, summaryCells } from './support/format.js'
 import { allowedCpus, machineInfo, machineLines } from './support/machine.js'
@@ -265,6 +265,7 @@ if (liblz4Codec !== null) codecs.push(['liblz4', liblz4Codec])
 async function benchBuild (inputs: readonly RequestRecord[], streamBytes: number, rounds: number): Promise<void> {
   // Records go one after another into a 1 MiB buffer that is reused, as in a writer's batch.
   const out = Buffer.allocUnsafe(1 << 20)
+  const target = new RecordTarget()
   let bytes = 0
   const times = await timeRounds({
     rounds,
@@ -277,7 +278,7 @@ async function benchBuild (inputs: readonly RequestRecord[], streamBytes: number
     for (let i = 0; i < inputs.length; i++) {
       const p = new PreparedRequest(inputs[i])
       if (at + p.size > out.length) at = 0
-      const n = p.writeTo(out, at)
+      const n = p.writeTo(out, at, target)
       at += n
       bytes += n
     }
